@@ -1,0 +1,47 @@
+"""Find and end processes a run started, even when the run itself was killed.
+
+Every child inherits FANOUT_STACK_HOME (set by the stack's owner) in its environment, so /proc tells us which are ours.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from shared.polling import wait_for
+
+
+def processes_of(home: Path) -> list[int]:
+    marker = f"FANOUT_STACK_HOME={home}".encode()
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def end_processes_of(home: Path, timeout: float = 20.0) -> list[int]:
+    """SIGTERM every leftover, SIGKILL what is still alive at the deadline."""
+    pids = processes_of(home)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    try:
+        wait_for(lambda: not processes_of(home), timeout=timeout, what="leftovers to exit")
+    except AssertionError:
+        for pid in processes_of(home):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return pids

@@ -1,0 +1,167 @@
+"""Lifecycle commands: up, down, status, init, test, reset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra import cleanup
+from infra.paths import ROOT, state_root
+from infra.settings import StackSettings, test_settings
+from infra.stack import Stack
+from infra.supervisor import Supervisor, read_status
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(down)
+    app.command()(status)
+    app.command()(init)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(test)
+    app.command()(reset)
+
+
+def _print_where(sup: Supervisor) -> None:
+    table = Table(title="fanout is up (Ctrl-C stops everything)")
+    table.add_column("what")
+    table.add_column("where")
+    table.add_row("Kafka (KRaft)", sup.stack.bootstrap)
+    table.add_row("PostgreSQL", sup.stack.database_url)
+    s = sup.stack.settings
+    table.add_row("topic", f"{s.topic} ({s.partitions} partitions, rf {s.replication})")
+    for name, r in sup.running.items():
+        port = r.spec.web_port
+        table.add_row(name, f"http://127.0.0.1:{port}/" if port else f"pid {r.process.pid}")
+    table.add_row("logs", str(sup.stack.home / "logs"))
+    console.print(table)
+
+
+def up(
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Run in the background.")] = False,
+    brokers: Annotated[int, typer.Option(help="Kafka nodes (3 gives rf 3, min ISR 2).")] = 1,
+    infra_only: Annotated[bool, typer.Option(help="Broker, database and topic only.")] = False,
+) -> None:
+    """Start broker, database, topic, migrations, publisher and the three services."""
+    overrides: dict[str, object] = {"brokers": brokers}
+    if brokers >= 3:
+        overrides["replication"] = 3
+    settings = StackSettings(**overrides)  # type: ignore[arg-type]
+    stack = Stack(settings, "up")
+    running = read_status(stack.home)
+    if running:
+        console.print(f"fanout is already running (pid {running['pid']}); `./fanout down` stops it.")
+        raise typer.Exit(1)
+    if detach:
+        _detach(brokers, infra_only, stack)
+        return
+    Supervisor(stack).run(with_services=not infra_only, on_ready=_print_where)
+
+
+def _detach(brokers: int, infra_only: bool, stack: Stack) -> None:
+    argv = [sys.executable, "-m", "infra.cli", "up", f"--brokers={brokers}"]
+    if infra_only:
+        argv.append("--infra-only")
+    log = stack.home / "up.log"
+    stack.home.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        st = read_status(stack.home)
+        if st and "services" in st and (infra_only or st["services"]):
+            console.print(log.read_text()[-3000:] or "fanout is up")
+            console.print(f"running in the background (pid {child.pid}); `./fanout down` stops it")
+            return
+        if child.poll() is not None:
+            console.print(log.read_text()[-3000:])
+            raise typer.Exit(1)
+        time.sleep(0.5)  # waiting for the detached supervisor's status file
+    raise typer.Exit(1)
+
+
+def down() -> None:
+    """Stop a detached `./fanout up` (and anything it left behind)."""
+    home = state_root() / "up"
+    st = read_status(home)
+    if st:
+        os.kill(int(st["pid"]), 15)
+        deadline = time.monotonic() + 90
+        while read_status(home) and time.monotonic() < deadline:
+            time.sleep(0.3)  # the supervisor stops services, then broker and database
+    left = cleanup.end_processes_of(home)
+    console.print("stopped" if st or left else "nothing was running")
+
+
+def status() -> None:
+    """What runs where, and whether each process is alive."""
+    st = read_status(state_root() / "up")
+    if not st:
+        console.print("fanout is not running (`./fanout up`)")
+        raise typer.Exit(1)
+    table = Table(title=f"fanout (supervisor pid {st['pid']})")
+    for col in ("process", "pid", "where"):
+        table.add_column(col)
+    for pid in st.get("kafka_pids", []):
+        table.add_row("kafka", str(pid), st["kafka"])
+    table.add_row("postgres", str(st.get("postgres_pid") or "external"), st.get("database", ""))
+    for name, svc in st.get("services", {}).items():
+        port = svc.get("port")
+        where = f"http://127.0.0.1:{port}/" if port else ""
+        table.add_row(f"{name} (restarts {svc['restarts']})", str(svc["pid"]), where)
+    console.print(table)
+
+
+def init() -> None:
+    """One-shot set-up (compose's `init`): create the topic, run the migrations."""
+    from infra.init import run_init
+
+    run_init()
+
+
+def test(ctx: typer.Context) -> None:
+    """Install what is missing, start a private broker and database, run the whole suite."""
+    from infra.kafka.broker import ensure_jars
+    from infra.system import postgres_bindir
+
+    ensure_jars()
+    postgres_bindir()
+    home = Stack(test_settings(), "test").home
+    cleanup.end_processes_of(home)  # a killed earlier run may have left its broker behind
+    env = {**os.environ, "FANOUT_STACK_HOME": str(home)}
+    try:
+        code = subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=ROOT, env=env)
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        cleanup.end_processes_of(home)
+    if code == 5:
+        console.print("pytest collected no tests: that is a failure, not a pass")
+        code = 1
+    raise typer.Exit(code)
+
+
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Delete the platform's state (broker data, database); keeps the jar cache."""
+    home = state_root() / "up"
+    if read_status(home):
+        console.print("fanout is running; `./fanout down` first")
+        raise typer.Exit(1)
+    if not yes:
+        typer.confirm(f"delete {home}?", abort=True)
+    shutil.rmtree(home, ignore_errors=True)
+    console.print(f"deleted {home}")
+
+

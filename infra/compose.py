@@ -1,0 +1,65 @@
+"""compose.yml is the one definition of each process's command and environment.
+
+The local runner (``./fanout up`` and the tests) reads it and interpolates ``${VAR:-default}``
+with local addresses, exactly as ``docker compose`` would with its own environment.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from infra.paths import ROOT
+
+COMPOSE = ROOT / "compose.yml"
+INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an image
+_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    one_shot: bool
+
+    @property
+    def web_port(self) -> int | None:
+        port = self.env.get("WEB_PORT")
+        return int(port) if port else None
+
+
+def interpolate(value: str, variables: Mapping[str, str]) -> str:
+    return _VAR.sub(lambda m: variables.get(m.group(1), m.group(2) or ""), value)
+
+
+def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[ServiceSpec]:
+    """Every Python process of compose.yml, in file order (init first)."""
+    doc = yaml.safe_load(path.read_text())
+    specs = []
+    for name, svc in doc["services"].items():
+        if name in INFRA_SERVICES:
+            continue
+        argv = [sys.executable if a == "python" else a for a in svc["command"]]
+        env = {k: interpolate(str(v), variables) for k, v in svc.get("environment", {}).items()}
+        specs.append(ServiceSpec(name, argv, env, one_shot=svc.get("restart") == "no"))
+    return specs
+
+
+def local_variables(bootstrap: str, pg_host: str, pg_port: int, web_base: int) -> dict[str, str]:
+    """Values for compose.yml's ${...} that point the processes at the local stack."""
+    return {
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "POSTGRES_HOST": pg_host,
+        "POSTGRES_PORT": str(pg_port),
+        "WEB_BIND": "127.0.0.1",
+        "PUBLISHER_WEB_PORT": str(web_base - 1),
+        "ANALYTICS_WEB_PORT": str(web_base),
+        "BILLING_WEB_PORT": str(web_base + 1),
+        "AUDIT_WEB_PORT": str(web_base + 2),
+    }

@@ -1,0 +1,193 @@
+"""A real Apache Kafka broker (KRaft, combined broker+controller) from Maven Central jars.
+
+One node by default; ``nodes=3`` gives a three-node quorum. Node i listens for clients on
+``port + 2*i`` and for the controller quorum on the next port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from infra import proc
+from infra.paths import ROOT, cache_dir
+from infra.system import ensure_command
+from shared.polling import wait_for
+
+HERE = Path(__file__).resolve().parent
+POM = HERE / "pom.xml"
+LOG4J = HERE / "log4j2.properties"
+DEFAULT_VERSION = "4.4.0"  # also the pom's default; see README for why this version
+
+
+def kafka_version() -> str:
+    return os.environ.get("FANOUT_KAFKA_VERSION", DEFAULT_VERSION)
+
+
+def ensure_jars(version: str | None = None) -> Path:
+    """Resolve kafka_2.13 and its runtime dependencies with mvn into the cache (once)."""
+    version = version or kafka_version()
+    libs = cache_dir() / f"kafka-{version}" / "libs"
+    done = libs / ".complete"
+    if done.exists():
+        return libs
+    mvn = ensure_command("mvn", "maven")
+    ensure_command("java", "openjdk-17-jre-headless")
+    print(f"fanout: resolving Apache Kafka {version} jars from Maven Central (first run only)")
+    if libs.exists():
+        shutil.rmtree(libs)
+    result = subprocess.run(
+        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
+         f"-Dkafka.version={version}", f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"mvn could not resolve Kafka {version}:\n{result.stdout[-4000:]}")
+    done.touch()
+    return libs
+
+
+@dataclass
+class KafkaNode:
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+    voters: str
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log(self) -> Path:
+        return self.home / "broker.log"
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def write_config(self, nodes: int) -> Path:
+        rf = min(3, nodes)
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": self.node_id,
+            "controller.quorum.voters": self.voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": self.data,
+            "offsets.topic.replication.factor": rf,
+            "offsets.topic.num.partitions": 12,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": min(2, nodes),
+            "min.insync.replicas": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            # Topics are created explicitly with their partition count; never by accident.
+            "auto.create.topics.enable": "false",
+            "num.partitions": 6,
+        }
+        path = self.home / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        return path
+
+
+@dataclass
+class KafkaCluster:
+    home: Path
+    port: int = 9092
+    nodes: int = 1
+    heap: str = "512m"
+    members: list[KafkaNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ports = [(i + 1, self.port + 2 * i, self.port + 2 * i + 1) for i in range(self.nodes)]
+        voters = ",".join(f"{nid}@127.0.0.1:{cport}" for nid, _, cport in ports)
+        self.members = [
+            KafkaNode(nid, p, cp, self.home / f"node-{nid}", voters) for nid, p, cp in ports
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.bootstrap for n in self.members)
+
+    def _cluster_id(self) -> str:
+        path = self.home / "cluster.id"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            path.write_text(raw)
+        return path.read_text().strip()
+
+    def _java(self, libs: Path, *args: str) -> list[str]:
+        return ["java", f"-Dlog4j2.configurationFile={LOG4J}", "-cp", f"{libs}/*", *args]
+
+    def format(self, libs: Path) -> None:
+        """Format each node's storage once; a formatted node keeps its data across restarts."""
+        cid = self._cluster_id()
+        for node in self.members:
+            node.home.mkdir(parents=True, exist_ok=True)
+            cfg = node.write_config(self.nodes)
+            if (node.data / "meta.properties").exists():
+                continue
+            subprocess.run(
+                self._java(libs, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(cfg)),
+                check=True, capture_output=True,
+            )
+
+    def start(self, timeout: float = 90.0) -> None:
+        libs = ensure_jars()
+        self.format(libs)
+        for node in self.members:
+            self.start_node(node, libs)
+        self.wait_ready(timeout)
+
+    def start_node(self, node: KafkaNode, libs: Path | None = None) -> None:
+        libs = libs or ensure_jars()
+        jvm = [f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
+        argv = self._java(libs, *jvm, "kafka.Kafka", str(node.home / "server.properties"))
+        node.process = proc.spawn(argv, node.log)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        """Ready when a metadata request answers with every node of the cluster."""
+        def ready() -> bool:
+            for node in self.members:
+                if node.process is not None and node.process.poll() is not None:
+                    raise RuntimeError(f"broker node {node.node_id} exited: {node.process.returncode}")
+            return asyncio.run(_cluster_size(self.bootstrap)) == self.nodes
+
+        wait_for(ready, timeout=timeout, what=f"Kafka on {self.bootstrap}", interval=0.5,
+                 detail=lambda: "broker log tail:\n" + proc.tail(self.members[0].log))
+
+    def stop(self) -> None:
+        for node in reversed(self.members):
+            if node.process is not None:
+                proc.stop(node.process, timeout=30)
+
+    def kill_node(self, node: KafkaNode) -> None:
+        if node.process is not None:
+            proc.kill(node.process)
+
+
+async def _cluster_size(bootstrap: str) -> int:
+    # While the broker boots, aiokafka logs each refused connection as an error: expected here.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    await admin.start()
+    try:
+        info = await admin.describe_cluster()
+        return len(info["brokers"])
+    finally:
+        await admin.close()

@@ -1,0 +1,27 @@
+"""audit's table: one row per event, its raw payload, where it came from, and how often it came."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from shared.schema import consumer_tables
+
+SCHEMA = "audit"
+metadata = sa.MetaData()
+inbox, progress = consumer_tables(SCHEMA, metadata)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("event_id", sa.Uuid, primary_key=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # raw, exactly as received
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("kafka_offset", sa.BigInteger, nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    sa.Column("delivery_count", sa.Integer, nullable=False, server_default="1"),
+    schema=SCHEMA,
+)

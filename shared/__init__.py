@@ -1,0 +1,1 @@
+"""Code every fanout process shares: event contract, settings, the one consume loop."""
