@@ -1,0 +1,13 @@
+"""analytics service: `python -m services.analytics.app` (compose.yml's command)."""
+
+from __future__ import annotations
+
+from services.analytics.handler import handle
+from services.analytics.tables import SCHEMA, inbox, progress
+from shared.app import run_service
+from shared.service import ServiceDefinition
+
+DEFINITION = ServiceDefinition(SCHEMA, inbox, progress, handle)
+
+if __name__ == "__main__":
+    run_service(DEFINITION)

@@ -1,0 +1,13 @@
+"""audit service: `python -m services.audit.app` (compose.yml's command)."""
+
+from __future__ import annotations
+
+from services.audit.handler import handle
+from services.audit.tables import SCHEMA, inbox, progress
+from shared.app import run_service
+from shared.service import ServiceDefinition
+
+DEFINITION = ServiceDefinition(SCHEMA, inbox, progress, handle)
+
+if __name__ == "__main__":
+    run_service(DEFINITION)

@@ -1,0 +1,13 @@
+"""billing service: `python -m services.billing.app` (compose.yml's command)."""
+
+from __future__ import annotations
+
+from services.billing.handler import handle
+from services.billing.tables import SCHEMA, inbox, progress
+from shared.app import run_service
+from shared.service import ServiceDefinition
+
+DEFINITION = ServiceDefinition(SCHEMA, inbox, progress, handle)
+
+if __name__ == "__main__":
+    run_service(DEFINITION)

@@ -1,0 +1,47 @@
+"""The publisher process of `./fanout up` / compose: a gentle, endless stream of events."""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CollectorRegistry, Counter
+
+from services.publisher.generator import events
+from services.publisher.producer import make_producer, publish
+from shared.app import faust_app, prometheus_response, run
+from shared.settings import PublisherSettings
+
+
+def create_app(settings: PublisherSettings) -> faust.App:
+    app = faust_app("publisher", settings)
+    registry = CollectorRegistry()
+    sent = Counter("fanout_published", "Events sent", registry=registry)
+    acked = Counter("fanout_published_acked", "Events acknowledged by the broker", registry=registry)
+
+    @app.task
+    async def produce_forever() -> None:
+        producer = make_producer(settings.bootstrap_list, settings.publish_acks)
+        await producer.start()
+        try:
+            while True:  # each round is 1000 events; counters move as they are acknowledged
+                result = await publish(
+                    producer, settings.events_topic, events(1000, settings.publish_users),
+                    rate=settings.publish_rate, on_sent=lambda n: sent.inc(n),
+                    acks=settings.publish_acks,
+                )
+                acked.inc(result.acknowledged)
+        finally:
+            await producer.stop()
+
+    @app.page("/health")
+    async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return web.json({"service": "publisher", "sent": sent._value.get()})
+
+    @app.page("/metrics")
+    async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return prometheus_response(web, registry)
+
+    return app
+
+
+if __name__ == "__main__":
+    run(create_app(PublisherSettings()))

@@ -1,0 +1,75 @@
+"""Publish events to the topic: acknowledged (acks=all, idempotent) or fire-and-forget (acks=0)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaProducer
+
+from shared.events import Event
+
+WINDOW = 2000  # sends in flight before we wait for their acknowledgements
+
+
+@dataclass
+class PublishResult:
+    sent: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def make_producer(bootstrap: list[str] | str, acks: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all" if acks == "all" else int(acks),
+        # Idempotence: a retried send is written once; needs acks=all.
+        enable_idempotence=acks == "all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+
+
+async def publish(
+    producer: AIOKafkaProducer,
+    topic: str,
+    events: Iterable[Event],
+    rate: float = 0,
+    on_sent: Callable[[int], None] | None = None,
+    acks: str = "all",
+) -> PublishResult:
+    """Send every event keyed by user_id; ``rate`` events/s (0 = as fast as possible)."""
+    result = PublishResult()
+    pending: list[asyncio.Future[object]] = []
+    start = time.monotonic()
+    # Settle acknowledgements about ten times a second when paced, else every WINDOW sends.
+    window = max(1, int(rate / 10)) if rate > 0 else WINDOW
+    for event in events:
+        if rate > 0:
+            due = start + result.sent / rate
+            if (delay := due - time.monotonic()) > 0:
+                await asyncio.sleep(delay)  # pacing to the requested rate
+        key = event.user_id.encode() if event.user_id else None
+        pending.append(await producer.send(topic, event.to_json(), key=key))
+        result.sent += 1
+        if len(pending) >= window:
+            await _settle(pending, result, acks)
+        if on_sent:
+            on_sent(1)
+    await _settle(pending, result, acks)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+async def _settle(pending: list[asyncio.Future[object]], result: PublishResult, acks: str) -> None:
+    outcomes = await asyncio.gather(*pending, return_exceptions=True)
+    pending.clear()
+    for o in outcomes:
+        if isinstance(o, BaseException):
+            result.failed += 1
+        elif acks != "0":  # acks=0: the broker never answers, nothing is acknowledged
+            result.acknowledged += 1

@@ -1,0 +1,84 @@
+"""Each service is a faust app whose consumer group is its name.
+
+faust hosts the process: lifecycle and signals, logging, the web server (health, metrics,
+dashboard, JSON API) and a producer. Consumption is the shared batch consumer, so faust's
+per-event consumer/conductor is switched off with its documented BootStrategy hook.
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.app.base import BootStrategy
+from faust.worker import Worker
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.consumer import BatchConsumer
+from shared.db import async_engine
+from shared.service import ServiceDefinition
+from shared.settings import KafkaSettings, ServiceSettings
+from shared.stats import ServiceStats
+
+
+class BatchBoot(BootStrategy):
+    enable_kafka_consumer = False  # the BatchConsumer service consumes instead
+
+
+class BatchApp(faust.App):
+    BootStrategy = BatchBoot
+
+
+def faust_app(name: str, settings: KafkaSettings) -> faust.App:
+    return BatchApp(
+        name,
+        broker=[f"kafka://{b}" for b in settings.bootstrap_list],
+        web_port=settings.web_port,
+        web_bind=settings.web_bind,
+        web_host="127.0.0.1",
+        topic_disable_leader=True,
+        store="memory://",
+        web_in_thread=False,
+    )
+
+
+def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faust.web.Response:
+    # aiohttp rejects a content_type with parameters; the header carries Prometheus' version.
+    return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> faust.App:
+    app = faust_app(settings.service_name, settings)
+    stats = ServiceStats(settings.service_name)
+    engine = async_engine(settings.database_url, settings.db_pool_size)
+    consumer = BatchConsumer(settings, definition, engine, stats)
+    app.service(consumer)
+
+    @app.page("/health")
+    async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        ok = stats.db_up
+        body = {"service": settings.service_name, "db_up": stats.db_up, "batches": stats.batches}
+        return web.json(body, status=200 if ok else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return prometheus_response(web, stats.registry)
+
+    @app.page("/crash")
+    async def crash(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        # GET shows it is there; POST arms it: the next batch dies after its DB commit.
+        if request.method == "POST":
+            consumer.crash_requested = True
+        return web.json({"armed": consumer.crash_requested})
+
+    app.fanout_stats = stats  # type: ignore[attr-defined]  # the dashboard reads these
+    app.fanout_engine = engine  # type: ignore[attr-defined]
+    return app
+
+
+def run(app: faust.App) -> None:
+    """Run until SIGTERM/SIGINT; faust stops the consumer, which finishes its batch first."""
+    Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+
+
+def run_service(definition: ServiceDefinition) -> None:
+    settings = ServiceSettings()  # type: ignore[call-arg]  # from the environment, at start-up
+    run(create_service_app(definition, settings))

@@ -1,0 +1,171 @@
+"""The one consume loop: the idempotent batch consumer every service runs.
+
+Per batch, in this order and nowhere else:
+  1. persist the batch in one database transaction (inbox → handler → progress),
+  2. commit that transaction,
+  3. ack: the batch's offsets become the ones to commit,
+  4. commit those offsets to Kafka explicitly.
+An exception before step 4 never advances offsets: the batch is retried (database errors,
+with backoff) or redelivered after a restart, and the inbox absorbs what was already applied.
+
+Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
+per-event stream path (~80 µs per event) would cap a process near 12k events/s; here a batch
+costs one decode per event and a handful of SQL statements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from mode import Service
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from shared.events import Delivery, Rejected, classify
+from shared.inbox import BatchResult, persist_batch
+from shared.service import ServiceDefinition
+from shared.settings import ServiceSettings
+from shared.stats import ServiceStats
+
+log = logging.getLogger(__name__)
+CRASH_EXIT_CODE = 86
+RETRYABLE_DB_ERRORS = (OperationalError, InterfaceError, DBAPIError, OSError)
+
+
+class BatchConsumer(Service):
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        service: ServiceDefinition,
+        engine: AsyncEngine,
+        stats: ServiceStats,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.service = service
+        self.engine = engine
+        self.stats = stats
+        self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
+        self._stopping = False
+        self._kafka: AIOKafkaConsumer | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def on_start(self) -> None:
+        s = self.settings
+        self._kafka = AIOKafkaConsumer(
+            s.events_topic,
+            bootstrap_servers=s.bootstrap_list,
+            group_id=s.group,
+            client_id=f"{s.service_name}-{os.getpid()}",
+            enable_auto_commit=False,  # offsets move only in step 4 below
+            auto_offset_reset=s.auto_offset_reset,
+            max_poll_records=s.batch_max,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
+        )
+        await self._kafka.start()
+        self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
+
+    async def on_stop(self) -> None:
+        # Let the batch in flight finish all four steps, so a clean stop redelivers nothing.
+        self._stopping = True
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(self._loop_task, timeout=30)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("consume loop did not finish in time; its batch will be redelivered")
+        if self._kafka is not None:
+            await self._kafka.stop()
+
+    async def _run(self) -> None:
+        assert self._kafka is not None
+        while not self._stopping:
+            try:
+                await self.step(self._kafka)
+            except KafkaError as exc:  # broker gone: aiokafka reconnects; we poll again
+                log.warning("kafka error in consume loop: %r", exc)
+                await asyncio.sleep(1)  # back off before the next poll
+            except Exception:
+                log.exception("batch failed; it will be read again")
+                await asyncio.sleep(1)  # back off before the next poll
+
+    async def step(self, kafka: AIOKafkaConsumer) -> None:
+        s = self.settings
+        fetched = await kafka.getmany(timeout_ms=s.batch_within_ms, max_records=s.batch_max)
+        if not any(fetched.values()):
+            return
+        try:
+            await self.process(kafka, fetched)
+        except BaseException:
+            # An exception never advances offsets: the next poll starts at this batch again.
+            for tp, recs in fetched.items():
+                if recs and tp in kafka.assignment():
+                    kafka.seek(tp, recs[0].offset)
+            raise
+
+    async def process(
+        self, kafka: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> None:
+        deliveries, rejected = decode([r for recs in fetched.values() for r in recs])
+        started = time.perf_counter()
+        result = await self.persist(deliveries, rejected)  # steps 1 + 2
+        self.stats.record_batch(result, time.perf_counter() - started)
+        self.crash_window()
+        await self.commit_offsets(kafka, ack(fetched))  # steps 3 + 4
+
+    async def persist(self, deliveries: list[Delivery], rejected: list[Rejected]) -> BatchResult:
+        """Steps 1 and 2, retried with backoff while the database is unavailable."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(RETRYABLE_DB_ERRORS),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            before_sleep=lambda rs: self.stats.set_db(False, repr(rs.outcome.exception())),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                async with self.engine.begin() as conn:  # commits on leaving the block
+                    return await persist_batch(conn, self.service, deliveries, rejected)
+        raise AssertionError("unreachable: tenacity retries until success")
+
+    def crash_window(self) -> None:
+        """The crash switch: die after the DB commit, before the offset commit."""
+        planned = self.settings.crash_after_batch == self.stats.batches
+        if planned or self.crash_requested:
+            print(f"{self.settings.service_name}: crash switch after batch {self.stats.batches}: "
+                  "DB committed, offsets not", file=sys.stderr, flush=True)
+            os._exit(CRASH_EXIT_CODE)
+
+    async def commit_offsets(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        owned = kafka.assignment()
+        mine = {tp: off for tp, off in offsets.items() if tp in owned}
+        try:
+            if mine:
+                await kafka.commit(mine)
+                self.stats.record_commit({tp.partition: off for tp, off in mine.items()})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance moved partitions away: their new owner redelivers from the last
+            # committed offset and the inbox absorbs what this batch already applied.
+            self.stats.commit_failures.labels(self.settings.service_name).inc()
+            log.warning("offset commit refused after rebalance (harmless): %r", exc)
+
+
+def decode(records: list[ConsumerRecord]) -> tuple[list[Delivery], list[Rejected]]:
+    deliveries: list[Delivery] = []
+    rejected: list[Rejected] = []
+    for r in records:
+        item = classify(r.topic, r.partition, r.offset, r.value)
+        (deliveries if isinstance(item, Delivery) else rejected).append(item)  # type: ignore[arg-type]
+    return deliveries, rejected
+
+
+def ack(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
+    """Offsets to commit: one past the last record of each partition in the batch."""
+    return {tp: recs[-1].offset + 1 for tp, recs in fetched.items() if recs}

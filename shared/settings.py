@@ -1,0 +1,53 @@
+"""Typed settings of a service process, read from the environment at start-up.
+
+Variable names are exactly those in compose.yml.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    events_topic: str = "multi-app-events"
+    web_port: int = 6066
+    web_bind: str = "127.0.0.1"
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+class ServiceSettings(KafkaSettings):
+    """One consuming service (analytics, billing or audit)."""
+
+    service_name: str
+    database_url: str  # the service's own role
+    # Consumer group: the service name unless a test or a second deployment overrides it.
+    consumer_group: str | None = None
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    batch_max: int = Field(2000, ge=1)
+    batch_within_ms: int = Field(200, ge=1)
+    max_poll_interval_ms: int = Field(300_000, ge=1000)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    # Crash switch for demos and tests: exit hard after this batch's DB commit, before its
+    # offset commit (1 = the first batch). Unset: never.
+    crash_after_batch: int | None = Field(None, ge=1)
+    db_pool_size: int = Field(4, ge=1)
+
+    @property
+    def group(self) -> str:
+        return self.consumer_group or self.service_name
+
+
+class PublisherSettings(KafkaSettings):
+    publish_rate: float = Field(20.0, ge=0)  # events per second; 0 = as fast as possible
+    publish_acks: Literal["all", "1", "0"] = "all"
+    publish_users: int = Field(100, ge=1)
+    web_port: int = 6065

@@ -1,0 +1,61 @@
+"""Live counters of one service process: Prometheus metrics plus what the dashboard shows."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from shared.inbox import BatchResult
+
+
+@dataclass
+class ServiceStats:
+    service: str
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    db_up: bool = True
+    last_db_error: str | None = None
+    committed: dict[int, int] = field(default_factory=dict)
+    batches: int = 0
+    # (unix time, events persisted in that batch): the throughput chart's source.
+    history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=600))
+
+    def __post_init__(self) -> None:
+        r, labels = self.registry, ["service", "partition"]
+        self.processed = Counter("fanout_events_processed", "New events applied", labels, registry=r)
+        self.duplicates = Counter("fanout_duplicates_absorbed", "Redeliveries absorbed", labels, registry=r)
+        self.invalid = Counter("fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r)
+        self.db_errors = Counter("fanout_db_errors", "Failed batch transactions", ["service"], registry=r)
+        self.commit_failures = Counter("fanout_commit_failures", "Offset commits refused (rebalance)", ["service"], registry=r)
+        self.batch_seconds = Histogram("fanout_batch_seconds", "Batch persist time", ["service"], registry=r)
+        self.committed_gauge = Gauge("fanout_committed_offset", "Committed offset", labels, registry=r)
+        self.db_up_gauge = Gauge("fanout_db_up", "1 while the database accepts writes", ["service"], registry=r)
+        self.db_up_gauge.labels(self.service).set(1)
+
+    def record_batch(self, result: BatchResult, seconds: float) -> None:
+        s = self.service
+        self.batches += 1
+        self.batch_seconds.labels(s).observe(seconds)
+        for p, t in result.partitions.items():
+            if t.new:
+                self.processed.labels(s, str(p)).inc(t.new)
+            if t.duplicates:
+                self.duplicates.labels(s, str(p)).inc(t.duplicates)
+        for r in result.rejected:
+            self.invalid.labels(s, r.reason).inc()
+        self.history.append((time.time(), len(result.new)))
+        self.set_db(True)
+
+    def record_commit(self, offsets: dict[int, int]) -> None:
+        self.committed.update(offsets)
+        for p, off in offsets.items():
+            self.committed_gauge.labels(self.service, str(p)).set(off)
+
+    def set_db(self, up: bool, error: str | None = None) -> None:
+        self.db_up = up
+        self.last_db_error = error if not up else self.last_db_error
+        self.db_up_gauge.labels(self.service).set(1 if up else 0)
+        if not up:
+            self.db_errors.labels(self.service).inc()
