@@ -15,7 +15,7 @@ from rich.table import Table
 
 from infra import cleanup
 from infra.paths import ROOT, state_root
-from infra.settings import StackSettings, test_settings
+from infra.settings import StackSettings, suite_settings
 from infra.stack import Stack
 from infra.supervisor import Supervisor, read_status
 
@@ -136,7 +136,7 @@ def test(ctx: typer.Context) -> None:
 
     ensure_jars()
     postgres_bindir()
-    home = Stack(test_settings(), "test").home
+    home = Stack(suite_settings(), "test").home
     cleanup.end_processes_of(home)  # a killed earlier run may have left its broker behind
     env = {**os.environ, "FANOUT_STACK_HOME": str(home)}
     try:

@@ -22,8 +22,17 @@ class StackSettings(BaseSettings):
     web_port: int = 6066  # analytics; billing, audit next; publisher one below
 
 
-def test_settings() -> StackSettings:
-    """The test stack: other ports so it can run beside ``./fanout up``."""
-    return StackSettings(
-        kafka_port=29092, pg_port=55433, web_port=16066, database_url=None,  # type: ignore[call-arg]
-    )
+class SuiteStackSettings(StackSettings):
+    """The test stack: other ports and state so it runs beside ``./fanout up`` (and beside
+    another test run when FANOUT_TEST_* and FANOUT_STATE_DIR differ)."""
+
+    model_config = SettingsConfigDict(env_prefix="FANOUT_TEST_", extra="ignore")
+
+    kafka_port: int = 29092
+    pg_port: int = 55433
+    web_port: int = 16066
+    database_url: str | None = None  # the tests always run their own PostgreSQL
+
+
+def suite_settings() -> StackSettings:
+    return SuiteStackSettings()

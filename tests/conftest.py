@@ -13,13 +13,13 @@ from collections.abc import Iterator
 import pytest
 
 from infra.init import migrate
-from infra.settings import test_settings
+from infra.settings import suite_settings
 from infra.stack import Stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    st = Stack(test_settings(), "test")
+    st = Stack(suite_settings(), "test")
     shutil.rmtree(st.home, ignore_errors=True)  # every run starts from empty state
     try:
         st.start_infra()
