@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from mode import Service
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -60,7 +60,6 @@ class BatchConsumer(Service):
     async def on_start(self) -> None:
         s = self.settings
         self._kafka = AIOKafkaConsumer(
-            s.events_topic,
             bootstrap_servers=s.bootstrap_list,
             group_id=s.group,
             client_id=f"{s.service_name}-{os.getpid()}",
@@ -71,6 +70,7 @@ class BatchConsumer(Service):
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
         )
+        self._kafka.subscribe([s.events_topic], listener=_Assignment(self.stats))
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
 
@@ -99,6 +99,7 @@ class BatchConsumer(Service):
 
     async def step(self, kafka: AIOKafkaConsumer) -> None:
         s = self.settings
+        await self.resolve_positions(kafka)
         fetched = await kafka.getmany(timeout_ms=s.batch_within_ms, max_records=s.batch_max)
         if not any(fetched.values()):
             return
@@ -110,6 +111,15 @@ class BatchConsumer(Service):
                 if recs and tp in kafka.assignment():
                     kafka.seek(tp, recs[0].offset)
             raise
+
+    async def resolve_positions(self, kafka: AIOKafkaConsumer) -> None:
+        """Settle where each newly owned partition starts (committed offset, or
+        auto_offset_reset for a new group), so "ready" on /health means "reading from here"."""
+        owned = kafka.assignment()
+        for tp in owned:
+            if tp.partition not in self.stats.positioned:
+                await kafka.position(tp)
+        self.stats.positioned = {tp.partition for tp in owned}
 
     async def process(
         self, kafka: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
@@ -155,6 +165,19 @@ class BatchConsumer(Service):
             # committed offset and the inbox absorbs what this batch already applied.
             self.stats.commit_failures.labels(self.settings.service_name).inc()
             log.warning("offset commit refused after rebalance (harmless): %r", exc)
+
+
+class _Assignment(ConsumerRebalanceListener):
+    """Keeps the dashboard's view of which partitions this instance owns."""
+
+    def __init__(self, stats: ServiceStats) -> None:
+        self.stats = stats
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.stats.assigned -= {tp.partition for tp in revoked}
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.stats.assigned |= {tp.partition for tp in assigned}
 
 
 def decode(records: list[ConsumerRecord]) -> tuple[list[Delivery], list[Rejected]]:

@@ -14,6 +14,10 @@ class DeadlineExceeded(AssertionError):
     """Raised when a polled condition is still false at its deadline."""
 
 
+class GiveUp(AssertionError):
+    """Raised by a probe when waiting longer cannot help (the process died): fails at once."""
+
+
 def wait_for(
     probe: Callable[[], T],
     *,
@@ -35,6 +39,8 @@ def wait_for(
             if value:
                 return value
             last = value
+        except GiveUp:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
             last = exc
         if time.monotonic() >= deadline:
@@ -61,6 +67,8 @@ async def async_wait_for(
             if value:
                 return value
             last = value
+        except GiveUp:
+            raise
         except Exception as exc:  # noqa: BLE001
             last = exc
         if time.monotonic() >= deadline:

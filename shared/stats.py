@@ -18,6 +18,8 @@ class ServiceStats:
     db_up: bool = True
     last_db_error: str | None = None
     committed: dict[int, int] = field(default_factory=dict)
+    assigned: set[int] = field(default_factory=set)
+    positioned: set[int] = field(default_factory=set)  # owned, with a known start offset
     batches: int = 0
     # (unix time, events persisted in that batch): the throughput chart's source.
     history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=600))

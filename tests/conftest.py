@@ -15,6 +15,7 @@ import pytest
 from infra.init import migrate
 from infra.settings import suite_settings
 from infra.stack import Stack
+from tests.db import Db
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +38,15 @@ def bootstrap(stack: Stack) -> str:
 @pytest.fixture(scope="session")
 def admin_url(stack: Stack) -> str:
     return stack.database_url
+
+
+@pytest.fixture(scope="session")
+def db(admin_url: str) -> Db:
+    return Db(admin_url)
+
+
+@pytest.fixture
+def clean_db(db: Db) -> Db:
+    """Service tables emptied: each pipeline test counts only its own events."""
+    db.truncate_services()
+    return db
