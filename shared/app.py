@@ -12,6 +12,7 @@ from faust.app.base import BootStrategy
 from faust.worker import Worker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared import dashboard
 from shared.consumer import BatchConsumer
 from shared.db import async_engine
 from shared.service import ServiceDefinition
@@ -71,8 +72,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             consumer.crash_requested = True
         return web.json({"armed": consumer.crash_requested})
 
-    app.fanout_stats = stats  # type: ignore[attr-defined]  # the dashboard reads these
-    app.fanout_engine = engine  # type: ignore[attr-defined]
+    dashboard.register_service(app, settings, stats, consumer, engine)
     return app
 
 

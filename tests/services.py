@@ -24,11 +24,12 @@ class ServiceProcess:
     env: dict[str, str]
     sup: Supervisor
     process: subprocess.Popen[bytes] | None = None
+    full_env: dict[str, str] = field(default_factory=dict)  # as last started
     exits: list[int] = field(default_factory=list)
 
     @property
     def port(self) -> int:
-        return int(self.env["WEB_PORT"])
+        return int(self.full_env["WEB_PORT"])
 
     @property
     def log(self) -> str:
@@ -48,6 +49,7 @@ class ServiceProcess:
                 self.env.pop(key, None)
             else:
                 spec.env[key] = value
+        self.full_env = spec.env
         self.process = self.sup.spawn(spec)
         return self
 
