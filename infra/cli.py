@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infra import cli_ops, cli_read, cli_stack
+from infra import cli_ops, cli_publish, cli_read, cli_stack
 
 app = typer.Typer(
     help="fanout: one publisher, one Kafka topic, three idempotent services on PostgreSQL.",
@@ -15,6 +15,7 @@ app = typer.Typer(
 cli_stack.register(app)
 cli_ops.register(app)
 cli_read.register(app)
+cli_publish.register(app)
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(test)
     app.command()(reset)
+    app.command()(restart)
+    app.command()(crash)
 
 
 def _print_where(sup: Supervisor) -> None:
@@ -165,3 +167,48 @@ def reset(
     console.print(f"deleted {home}")
 
 
+
+
+def _service_status(service: str) -> tuple[dict, dict]:
+    st = read_status(state_root() / "up")
+    if not st:
+        console.print("fanout is not running (`./fanout up`)")
+        raise typer.Exit(1)
+    svc = st.get("services", {}).get(service)
+    if svc is None:
+        console.print(f"no service {service!r}; running: {', '.join(st.get('services', {}))}")
+        raise typer.Exit(1)
+    return st, svc
+
+
+def _wait_new_pid(service: str, old_pid: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = read_status(state_root() / "up") or {}
+        pid = st.get("services", {}).get(service, {}).get("pid")
+        if pid and pid != old_pid:
+            return int(pid)
+        time.sleep(0.3)  # the supervisor restarts it within a couple of seconds
+    raise typer.Exit(1)
+
+
+def restart(service: Annotated[str, typer.Argument(help="publisher, analytics, billing or audit")]) -> None:
+    """Stop SERVICE cleanly (SIGTERM: it finishes its batch); the supervisor starts it again."""
+    _, svc = _service_status(service)
+    os.kill(int(svc["pid"]), 15)
+    console.print(f"{service} restarted: pid {svc['pid']} -> {_wait_new_pid(service, svc['pid'])}")
+
+
+def crash(service: Annotated[str, typer.Argument(help="analytics, billing or audit")]) -> None:
+    """Make SERVICE die right after its next DB commit, before its offset commit.
+
+    The supervisor restarts it; the batch is redelivered and absorbed: watch its
+    duplicates-absorbed counter rise while its totals stay right.
+    """
+    import urllib.request
+
+    _, svc = _service_status(service)
+    req = urllib.request.Request(f"http://127.0.0.1:{svc['port']}/crash", method="POST")
+    urllib.request.urlopen(req, timeout=5).read()
+    console.print(f"{service}: crash armed; it dies after its next batch's DB commit")
+    console.print(f"{service}: restarted as pid {_wait_new_pid(service, svc['pid'])}")

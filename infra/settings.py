@@ -36,3 +36,14 @@ class SuiteStackSettings(StackSettings):
 
 def suite_settings() -> StackSettings:
     return SuiteStackSettings()
+
+
+class BenchStackSettings(StackSettings):
+    """The benchmark's private stack (FANOUT_BENCH_* overrides)."""
+
+    model_config = SettingsConfigDict(env_prefix="FANOUT_BENCH_", extra="ignore")
+
+    kafka_port: int = 39092
+    pg_port: int = 55434
+    web_port: int = 26066
+    database_url: str | None = None

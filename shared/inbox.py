@@ -9,13 +9,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery, Rejected
 from shared.service import ServiceDefinition
+
+INBOX_COLUMNS = ("event_id", "partition", "kafka_offset", "event_time")
+PROGRESS_COLUMNS = ("partition", "persisted_offset", "processed", "duplicates", "invalid",
+                    "last_event_time")
 
 
 @dataclass
@@ -35,6 +42,30 @@ class BatchResult:
     partitions: dict[int, PartitionTally] = field(default_factory=lambda: defaultdict(PartitionTally))
 
 
+@cache
+def _inbox_insert(inbox: sa.Table) -> sa.Executable:
+    return (bulk_insert(inbox, INBOX_COLUMNS)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(inbox.c.event_id))
+
+
+@cache
+def _progress_upsert(progress: sa.Table) -> Insert:
+    stmt = bulk_insert(progress, PROGRESS_COLUMNS)
+    c, x = progress.c, stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["partition"],
+        set_={
+            "persisted_offset": sa.func.greatest(c.persisted_offset, x.persisted_offset),
+            "processed": c.processed + x.processed,
+            "duplicates": c.duplicates + x.duplicates,
+            "invalid": c.invalid + x.invalid,
+            "last_event_time": sa.func.greatest(c.last_event_time, x.last_event_time),
+            "updated_at": sa.func.now(),
+        },
+    )
+
+
 async def persist_batch(
     conn: AsyncConnection,
     service: ServiceDefinition,
@@ -42,26 +73,23 @@ async def persist_batch(
     rejected: list[Rejected],
 ) -> BatchResult:
     """Run inside an open transaction; the caller commits."""
-    first: dict[object, Delivery] = {}
+    first: dict[UUID, Delivery] = {}
     repeats: list[Delivery] = []  # the same event twice in one batch
     for d in deliveries:
         if d.event.event_id in first:
             repeats.append(d)
         else:
             first[d.event.event_id] = d
-    inserted: set[object] = set()
+    inserted: set[UUID] = set()
     if first:
-        stmt = (
-            insert(service.inbox)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(service.inbox.c.event_id)
+        batch = list(first.values())
+        params = arrays(
+            event_id=first,
+            partition=(d.partition for d in batch),
+            kafka_offset=(d.offset for d in batch),
+            event_time=(d.event.occurred_at for d in batch),
         )
-        rows = [
-            {"event_id": d.event.event_id, "partition": d.partition,
-             "kafka_offset": d.offset, "event_time": d.event.occurred_at}
-            for d in first.values()
-        ]
-        inserted = set((await conn.execute(stmt, rows)).scalars())
+        inserted = set((await conn.execute(_inbox_insert(service.inbox), params)).scalars())
     result = BatchResult(rejected=rejected)
     for d in first.values():
         (result.new if d.event.event_id in inserted else result.duplicates).append(d)
@@ -92,24 +120,15 @@ def _tally(result: BatchResult) -> None:
 
 
 async def _save_progress(conn: AsyncConnection, progress: sa.Table, result: BatchResult) -> None:
-    rows = [
-        {"partition": p, "persisted_offset": t.last_offset, "processed": t.new,
-         "duplicates": t.duplicates, "invalid": t.invalid, "last_event_time": t.last_event_time}
-        for p, t in sorted(result.partitions.items())  # sorted: one lock order for all writers
-    ]
-    if not rows:
+    if not result.partitions:
         return
-    stmt = insert(progress)
-    c, x = progress.c, stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["partition"],
-        set_={
-            "persisted_offset": sa.func.greatest(c.persisted_offset, x.persisted_offset),
-            "processed": c.processed + x.processed,
-            "duplicates": c.duplicates + x.duplicates,
-            "invalid": c.invalid + x.invalid,
-            "last_event_time": sa.func.greatest(c.last_event_time, x.last_event_time),
-            "updated_at": sa.func.now(),
-        },
+    tallies = sorted(result.partitions.items())  # sorted: one lock order for all writers
+    params = arrays(
+        partition=(p for p, _ in tallies),
+        persisted_offset=(t.last_offset for _, t in tallies),
+        processed=(t.new for _, t in tallies),
+        duplicates=(t.duplicates for _, t in tallies),
+        invalid=(t.invalid for _, t in tallies),
+        last_event_time=(t.last_event_time for _, t in tallies),
     )
-    await conn.execute(stmt, rows)
+    await conn.execute(_progress_upsert(progress), params)

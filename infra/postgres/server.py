@@ -30,6 +30,9 @@ class PostgresServer:
     port: int = 55432
     process: subprocess.Popen[bytes] | None = None
 
+    def __post_init__(self) -> None:
+        self.home = self.home.resolve()  # postgres runs with cwd=home: paths must be absolute
+
     @property
     def data(self) -> Path:
         return self.home / "data"

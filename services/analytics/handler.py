@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.tables import type_minute_counts
+from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery
+
+_stmt = bulk_insert(type_minute_counts, ("minute", "event_type", "count"))
+UPSERT = _stmt.on_conflict_do_update(
+    index_elements=["minute", "event_type"],
+    set_={"count": type_minute_counts.c.count + _stmt.excluded.count},
+)
 
 
 async def handle(
@@ -21,11 +27,7 @@ async def handle(
     )
     if not counts:
         return
-    stmt = insert(type_minute_counts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["minute", "event_type"],
-        set_={"count": type_minute_counts.c.count + stmt.excluded.count},
-    )
     # Sorted keys: concurrent writers (two instances) lock rows in one order, no deadlock.
-    rows = [{"minute": m, "event_type": t, "count": n} for (m, t), n in sorted(counts.items())]
-    await conn.execute(stmt, rows)
+    keys = sorted(counts)
+    await conn.execute(UPSERT, arrays(minute=(m for m, _ in keys), event_type=(t for _, t in keys),
+                                      count=(counts[k] for k in keys)))

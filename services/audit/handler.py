@@ -6,31 +6,36 @@ from collections import Counter
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.audit.tables import events
+from shared.bulk import arrays, bulk_insert, unnest
 from shared.events import Delivery
+
+COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
+INSERT = bulk_insert(events, COLUMNS)
+_repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
+COUNT_REDELIVERY = (
+    sa.update(events)
+    .where(events.c.event_id == _repeats.c.id)
+    .values(delivery_count=events.c.delivery_count + _repeats.c.n, last_seen=sa.func.now())
+)
 
 
 async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
 ) -> None:
     if new:
-        rows = [
-            {"event_id": d.event.event_id, "event_type": d.event.event_type,
-             "payload": d.raw.decode(), "topic": d.topic, "partition": d.partition,
-             "kafka_offset": d.offset}
-            for d in new
-        ]
-        await conn.execute(insert(events), rows)
+        await conn.execute(INSERT, arrays(
+            event_id=(d.event.event_id for d in new),
+            event_type=(d.event.event_type for d in new),
+            payload=(d.raw.decode() for d in new),
+            topic=(d.topic for d in new),
+            partition=(d.partition for d in new),
+            kafka_offset=(d.offset for d in new),
+        ))
     # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
     repeats = Counter(d.event.event_id for d in duplicates)
     if repeats:
-        stmt = (
-            sa.update(events)
-            .where(events.c.event_id == sa.bindparam("id"))
-            .values(delivery_count=events.c.delivery_count + sa.bindparam("n"),
-                    last_seen=sa.func.now())
-        )
-        await conn.execute(stmt, [{"id": i, "n": n} for i, n in sorted(repeats.items())])
+        ids = sorted(repeats)
+        await conn.execute(COUNT_REDELIVERY, arrays(id=ids, n=(repeats[i] for i in ids)))

@@ -6,15 +6,23 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.billing.tables import balances, ledger
+from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery, Event
 
 # Used when a buy/sell event carries no amount (the seed's events never do).
 PRICES = {"buy": Decimal("10.00"), "sell": Decimal("8.00")}
 ANONYMOUS = "anonymous"
+
+LEDGER_INSERT = bulk_insert(ledger, ("event_id", "user_id", "event_type", "amount", "event_time"))
+_stmt = bulk_insert(balances, ("user_id", "balance", "entries"))
+BALANCE_UPSERT = _stmt.on_conflict_do_update(
+    index_elements=["user_id"],
+    set_={"balance": balances.c.balance + _stmt.excluded.balance,
+          "entries": balances.c.entries + _stmt.excluded.entries},
+)
 
 
 def entry_amount(event: Event) -> Decimal:
@@ -27,24 +35,21 @@ async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
 ) -> None:
     del duplicates  # a redelivered purchase must not be charged twice
-    entries = [
-        {"event_id": d.event.event_id, "user_id": d.event.user_id or ANONYMOUS,
-         "event_type": d.event.event_type, "amount": entry_amount(d.event),
-         "event_time": d.event.occurred_at}
-        for d in new if d.event.event_type in PRICES
-    ]
-    if not entries:
+    billable = [d.event for d in new if d.event.event_type in PRICES]
+    if not billable:
         return
-    await conn.execute(insert(ledger), entries)  # batch order = offset order per partition
-    totals: dict[str, list[Decimal | int]] = defaultdict(lambda: [Decimal(0), 0])
-    for e in entries:
-        totals[e["user_id"]][0] += e["amount"]
-        totals[e["user_id"]][1] += 1
-    stmt = insert(balances)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["user_id"],
-        set_={"balance": balances.c.balance + stmt.excluded.balance,
-              "entries": balances.c.entries + stmt.excluded.entries},
-    )
-    rows = [{"user_id": u, "balance": b, "entries": n} for u, (b, n) in sorted(totals.items())]
-    await conn.execute(stmt, rows)
+    users = [e.user_id or ANONYMOUS for e in billable]
+    amounts = [entry_amount(e) for e in billable]
+    # Unnest keeps array order, so seq follows offset order within each partition.
+    await conn.execute(LEDGER_INSERT, arrays(
+        event_id=(e.event_id for e in billable), user_id=users,
+        event_type=(e.event_type for e in billable), amount=amounts,
+        event_time=(e.occurred_at for e in billable),
+    ))
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for user, amount in zip(users, amounts, strict=True):
+        totals[user][0] += amount
+        totals[user][1] += 1
+    keys = sorted(totals)  # one lock order for concurrent writers
+    await conn.execute(BALANCE_UPSERT, arrays(user_id=keys, balance=(totals[u][0] for u in keys),
+                                              entries=(int(totals[u][1]) for u in keys)))

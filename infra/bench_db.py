@@ -1,0 +1,45 @@
+"""The database ceiling: one service's idempotent batch writes issued directly, no Kafka.
+
+Run as ``python -m infra.bench_db SERVICE COUNT BATCH`` (one process per service, in parallel,
+like the services); prints the seconds the writes took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import time
+
+from services.publisher.generator import events
+from shared.db import async_engine
+from shared.events import Delivery
+from shared.inbox import persist_batch
+from shared.service import ServiceDefinition
+from shared.settings import ServiceSettings
+
+
+async def write_all(definition: ServiceDefinition, url: str, count: int, batch: int) -> float:
+    deliveries = [
+        Delivery(e, "bench", i % 6, i // 6, e.to_json())
+        for i, e in enumerate(events(count, seed=count))
+    ]
+    engine = async_engine(url)
+    start = time.perf_counter()
+    for i in range(0, count, batch):
+        async with engine.begin() as conn:
+            await persist_batch(conn, definition, deliveries[i:i + batch], [])
+    seconds = time.perf_counter() - start
+    await engine.dispose()
+    return seconds
+
+
+def main() -> None:
+    service, count, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    definition = importlib.import_module(f"services.{service}.app").DEFINITION
+    settings = ServiceSettings(service_name=service)  # type: ignore[call-arg]
+    print(asyncio.run(write_all(definition, settings.database_url, count, batch)))
+
+
+if __name__ == "__main__":
+    main()
