@@ -262,6 +262,8 @@ async def group_lag(bootstrap: str, group: str) -> tuple[GroupInfo, list[Partiti
             meta = await _topic_metadata(admin, topic)
             tps += [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
     if not tps:
+        if info.state == "Dead":  # what the broker says of a group it has never seen
+            raise OpsError(f"group {group!r} does not exist")
         return info, []
     async with offsets_client(bootstrap) as consumer:
         ends = await consumer.end_offsets(tps)
