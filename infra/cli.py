@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infra import cli_ops, cli_publish, cli_read, cli_stack
+from infra import cli_dlq, cli_ops, cli_publish, cli_read, cli_stack
 
 app = typer.Typer(
     help="fanout: one publisher, one Kafka topic, three idempotent services on PostgreSQL.",
@@ -16,6 +16,7 @@ cli_stack.register(app)
 cli_ops.register(app)
 cli_read.register(app)
 cli_publish.register(app)
+cli_dlq.register(app)
 
 
 def main() -> None:

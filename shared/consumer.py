@@ -1,12 +1,13 @@
 """The one consume loop: the idempotent batch consumer every service runs.
 
-Per batch, in this order and nowhere else:
-  1. persist the batch in one database transaction (inbox → handler → progress),
+Per batch, in this order and nowhere else (``process``):
+  1. persist the batch in one database transaction (inbox → handler → dead letters → progress),
   2. commit that transaction,
-  3. ack: the batch's offsets become the ones to commit,
+  3. ack: send the batch's rejected events to the dead-letter topic and wait for the broker's
+     acknowledgement; the batch's offsets become the ones to commit,
   4. commit those offsets to Kafka explicitly.
 An exception before step 4 never advances offsets: the batch is retried (database errors,
-with backoff) or redelivered after a restart, and the inbox absorbs what was already applied.
+with backoff) or read again, and the inbox absorbs what was already applied.
 
 Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
 per-event stream path (~80 µs per event) would cap a process near 12k events/s; here a batch
@@ -24,19 +25,25 @@ import time
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from mode import Service
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from shared.dead_letters import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
 from shared.inbox import BatchResult, persist_batch
+from shared.kafka_admin import ensure_topic
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 86
-RETRYABLE_DB_ERRORS = (OperationalError, InterfaceError, DBAPIError, OSError)
+# The database is unavailable or busy: wait and retry the same batch.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
+# Something in one event's data breaks a write or the handler: that event is poison.
+POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
 
 
 class BatchConsumer(Service):
@@ -53,12 +60,16 @@ class BatchConsumer(Service):
         self.engine = engine
         self.stats = stats
         self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
+        self.dead_letters = DeadLetterSender(settings)
         self._stopping = False
         self._kafka: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
 
     async def on_start(self) -> None:
         s = self.settings
+        for topic in (s.dlq_topic, s.redrive_topic):
+            await ensure_topic(s.kafka_bootstrap_servers, topic, 1)
+        await self.dead_letters.start()
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_list,
             group_id=s.group,
@@ -70,7 +81,9 @@ class BatchConsumer(Service):
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
         )
-        self._kafka.subscribe([s.events_topic], listener=_Assignment(self.stats))
+        # The redrive topic carries dead letters re-fed to this service only.
+        self._kafka.subscribe([s.events_topic, s.redrive_topic],
+                              listener=_Assignment(self.stats, s.events_topic))
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
 
@@ -84,6 +97,7 @@ class BatchConsumer(Service):
                 log.warning("consume loop did not finish in time; its batch will be redelivered")
         if self._kafka is not None:
             await self._kafka.stop()
+        await self.dead_letters.stop()
 
     async def _run(self) -> None:
         assert self._kafka is not None
@@ -116,10 +130,11 @@ class BatchConsumer(Service):
         """Settle where each newly owned partition starts (committed offset, or
         auto_offset_reset for a new group), so "ready" on /health means "reading from here"."""
         owned = kafka.assignment()
-        for tp in owned:
-            if tp.partition not in self.stats.positioned:
-                await kafka.position(tp)
-        self.stats.positioned = {tp.partition for tp in owned}
+        for tp in owned - self.stats.positioned_tps:
+            if tp.topic == self.settings.redrive_topic and await kafka.committed(tp) is None:
+                await kafka.seek_to_beginning(tp)  # never skip a redrive, whatever the reset
+            await kafka.position(tp)
+        self.stats.set_positioned(owned, self.settings.events_topic)
 
     async def process(
         self, kafka: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
@@ -129,12 +144,32 @@ class BatchConsumer(Service):
         result = await self.persist(deliveries, rejected)  # steps 1 + 2
         self.stats.record_batch(result, time.perf_counter() - started)
         self.crash_window()
-        await self.commit_offsets(kafka, ack(fetched))  # steps 3 + 4
+        await self.dead_letters.send(result.rejected)  # step 3
+        self.stats.dead_lettered.labels(self.settings.service_name).inc(len(result.rejected))
+        await self.commit_offsets(kafka, ack(fetched))  # step 4
 
     async def persist(self, deliveries: list[Delivery], rejected: list[Rejected]) -> BatchResult:
-        """Steps 1 and 2, retried with backoff while the database is unavailable."""
+        """Steps 1 and 2. A poison event fails the batch: then it is retried event by event,
+        so only the poison is dead-lettered and the valid events around it are persisted."""
+        try:
+            return await self._persist_retrying(deliveries, rejected)
+        except POISON_ERRORS as exc:
+            log.warning("batch of %d failed (%r); retrying event by event", len(deliveries), exc)
+        result = BatchResult()
+        for d in deliveries:
+            try:
+                result.merge(await self._persist_retrying([d], []))
+            except POISON_ERRORS as exc:
+                rejected = [*rejected, poisoned(d, exc)]
+        result.merge(await self._persist_retrying([], rejected))
+        return result
+
+    async def _persist_retrying(
+        self, deliveries: list[Delivery], rejected: list[Rejected]
+    ) -> BatchResult:
+        """One transaction, retried with backoff while the database is unavailable."""
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RETRYABLE_DB_ERRORS),
+            retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
             wait=wait_exponential(multiplier=0.2, max=5),
             before_sleep=lambda rs: self.stats.set_db(False, repr(rs.outcome.exception())),
             reraise=True,
@@ -159,7 +194,8 @@ class BatchConsumer(Service):
         try:
             if mine:
                 await kafka.commit(mine)
-                self.stats.record_commit({tp.partition: off for tp, off in mine.items()})
+                self.stats.record_commit({tp.partition: off for tp, off in mine.items()
+                                          if tp.topic == self.settings.events_topic})
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance moved partitions away: their new owner redelivers from the last
             # committed offset and the inbox absorbs what this batch already applied.
@@ -167,17 +203,25 @@ class BatchConsumer(Service):
             log.warning("offset commit refused after rebalance (harmless): %r", exc)
 
 
-class _Assignment(ConsumerRebalanceListener):
-    """Keeps the dashboard's view of which partitions this instance owns."""
+def poisoned(d: Delivery, exc: BaseException) -> Rejected:
+    # The driver's own message, not SQLAlchemy's (which repeats the whole statement).
+    message = str(getattr(exc, "orig", None) or exc).strip()[:500]
+    return Rejected(d.topic, d.partition, d.offset, d.raw, "handler_error",
+                    f"{type(exc).__name__}: {message}", d.event.event_id)
 
-    def __init__(self, stats: ServiceStats) -> None:
+
+class _Assignment(ConsumerRebalanceListener):
+    """Keeps the dashboard's view of which events-topic partitions this instance owns."""
+
+    def __init__(self, stats: ServiceStats, topic: str) -> None:
         self.stats = stats
+        self.topic = topic
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.stats.assigned -= {tp.partition for tp in revoked}
+        self.stats.assigned -= {tp.partition for tp in revoked if tp.topic == self.topic}
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.stats.assigned |= {tp.partition for tp in assigned}
+        self.stats.assigned |= {tp.partition for tp in assigned if tp.topic == self.topic}
 
 
 def decode(records: list[ConsumerRecord]) -> tuple[list[Delivery], list[Rejected]]:

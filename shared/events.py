@@ -76,6 +76,7 @@ class Rejected:
     raw: bytes | None
     reason: str
     error: str
+    event_id: uuid.UUID | None = None  # known for conflicts and handler failures
 
 
 def classify(topic: str, partition: int, offset: int, raw: bytes | None) -> Delivery | Rejected:

@@ -1,22 +1,34 @@
 """What every service's schema has in common, for its migrations and for the consume loop.
 
-- ``inbox``: one row per event id the service has applied; ``ON CONFLICT DO NOTHING`` on it is
-  what absorbs a redelivered duplicate.
-- ``progress``: per partition, the highest persisted offset and the counters (processed,
+- ``inbox``: one row per event id the service has applied, with a fingerprint of its payload;
+  ``ON CONFLICT DO NOTHING`` on it absorbs a redelivered duplicate, and the fingerprint tells a
+  redelivery from a *conflicting* duplicate (same id, other payload).
+- ``progress``: per topic partition, the highest persisted offset and the counters (processed,
   duplicates absorbed, invalid) — written in the same transaction as the batch.
+- ``dead_letters``: every event the service could not accept, once per source offset.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 READER_ROLE = "fanout_reader"  # read-only role for dashboards, CLI and reconcile
 
 
-def consumer_tables(schema: str, metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+@dataclass(frozen=True)
+class ConsumerTables:
+    inbox: sa.Table
+    progress: sa.Table
+    dead_letters: sa.Table
+
+
+def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
     inbox = sa.Table(
         "inbox", metadata,
         sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
         sa.Column("partition", sa.Integer, nullable=False),
         sa.Column("kafka_offset", sa.BigInteger, nullable=False),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
@@ -26,6 +38,7 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> tuple[sa.Table, sa.Ta
     )
     progress = sa.Table(
         "progress", metadata,
+        sa.Column("topic", sa.Text, primary_key=True),
         sa.Column("partition", sa.Integer, primary_key=True),
         sa.Column("persisted_offset", sa.BigInteger, nullable=False),
         sa.Column("processed", sa.BigInteger, nullable=False, server_default="0"),
@@ -36,4 +49,17 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> tuple[sa.Table, sa.Ta
                   server_default=sa.func.now()),
         schema=schema,
     )
-    return inbox, progress
+    dead_letters = sa.Table(
+        "dead_letters", metadata,
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("kafka_offset", sa.BigInteger, primary_key=True),
+        sa.Column("event_id", sa.Uuid),  # when the value had a valid one
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary),  # raw bytes; NULL for a tombstone
+        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+        schema=schema,
+    )
+    return ConsumerTables(inbox, progress, dead_letters)

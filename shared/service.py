@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events import Delivery
+from shared.schema import ConsumerTables
 
 
 class Handler(Protocol):
@@ -26,6 +26,5 @@ class Handler(Protocol):
 @dataclass(frozen=True)
 class ServiceDefinition:
     name: str
-    inbox: sa.Table
-    progress: sa.Table
+    tables: ConsumerTables
     handler: Handler

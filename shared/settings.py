@@ -11,6 +11,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def dlq_topic(events_topic: str, service: str) -> str:
+    return f"{events_topic}.{service}.dlq"
+
+
+def redrive_topic(events_topic: str, service: str) -> str:
+    return f"{events_topic}.{service}.redrive"
+
+
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
@@ -45,9 +53,20 @@ class ServiceSettings(KafkaSettings):
     def group(self) -> str:
         return self.consumer_group or self.service_name
 
+    @property
+    def dlq_topic(self) -> str:
+        """Events this service cannot accept, with Kafka Connect-style error headers."""
+        return dlq_topic(self.events_topic, self.service_name)
+
+    @property
+    def redrive_topic(self) -> str:
+        """Dead letters re-fed to this service alone (`./fanout redrive SERVICE`)."""
+        return redrive_topic(self.events_topic, self.service_name)
+
 
 class PublisherSettings(KafkaSettings):
     publish_rate: float = Field(20.0, ge=0)  # events per second; 0 = as fast as possible
     publish_acks: Literal["all", "1", "0"] = "all"
     publish_users: int = Field(100, ge=1)
     web_port: int = 6065
+    reader_database_url: str | None = None  # fanout_reader role: the overview's read side

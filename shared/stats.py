@@ -6,6 +6,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.inbox import BatchResult
@@ -20,19 +21,23 @@ class ServiceStats:
     committed: dict[int, int] = field(default_factory=dict)
     assigned: set[int] = field(default_factory=set)
     positioned: set[int] = field(default_factory=set)  # owned, with a known start offset
+    positioned_tps: set[TopicPartition] = field(default_factory=set)  # all topics
     batches: int = 0
     # (unix time, events persisted in that batch): the throughput chart's source.
     history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=600))
 
     def __post_init__(self) -> None:
-        r, labels = self.registry, ["service", "partition"]
+        r, labels = self.registry, ["service", "topic", "partition"]
         self.processed = Counter("fanout_events_processed", "New events applied", labels, registry=r)
         self.duplicates = Counter("fanout_duplicates_absorbed", "Redeliveries absorbed", labels, registry=r)
         self.invalid = Counter("fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r)
         self.db_errors = Counter("fanout_db_errors", "Failed batch transactions", ["service"], registry=r)
         self.commit_failures = Counter("fanout_commit_failures", "Offset commits refused (rebalance)", ["service"], registry=r)
         self.batch_seconds = Histogram("fanout_batch_seconds", "Batch persist time", ["service"], registry=r)
-        self.committed_gauge = Gauge("fanout_committed_offset", "Committed offset", labels, registry=r)
+        self.committed_gauge = Gauge("fanout_committed_offset", "Committed offset",
+                                     ["service", "partition"], registry=r)
+        self.dead_lettered = Counter("fanout_dead_lettered", "Events sent to the dead-letter topic",
+                                     ["service"], registry=r)
         self.db_up_gauge = Gauge("fanout_db_up", "1 while the database accepts writes", ["service"], registry=r)
         self.db_up_gauge.labels(self.service).set(1)
 
@@ -40,17 +45,22 @@ class ServiceStats:
         s = self.service
         self.batches += 1
         self.batch_seconds.labels(s).observe(seconds)
-        for p, t in result.partitions.items():
+        for (topic, p), t in result.partitions.items():
             if t.new:
-                self.processed.labels(s, str(p)).inc(t.new)
+                self.processed.labels(s, topic, str(p)).inc(t.new)
             if t.duplicates:
-                self.duplicates.labels(s, str(p)).inc(t.duplicates)
+                self.duplicates.labels(s, topic, str(p)).inc(t.duplicates)
         for r in result.rejected:
             self.invalid.labels(s, r.reason).inc()
         self.history.append((time.time(), len(result.new)))
         self.set_db(True)
 
+    def set_positioned(self, owned: set[TopicPartition], events_topic: str) -> None:
+        self.positioned_tps = set(owned)
+        self.positioned = {tp.partition for tp in owned if tp.topic == events_topic}
+
     def record_commit(self, offsets: dict[int, int]) -> None:
+        """Committed offsets of the events topic, by partition."""
         self.committed.update(offsets)
         for p, off in offsets.items():
             self.committed_gauge.labels(self.service, str(p)).set(off)

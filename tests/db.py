@@ -13,9 +13,9 @@ from services.billing.tables import SCHEMA as BILLING
 
 SCHEMAS = (ANALYTICS, BILLING, AUDIT)
 TABLES = {
-    ANALYTICS: ("inbox", "progress", "type_minute_counts"),
-    BILLING: ("inbox", "progress", "ledger", "balances"),
-    AUDIT: ("inbox", "progress", "events"),
+    ANALYTICS: ("inbox", "progress", "dead_letters", "type_minute_counts"),
+    BILLING: ("inbox", "progress", "dead_letters", "ledger", "balances"),
+    AUDIT: ("inbox", "progress", "dead_letters", "events"),
 }
 
 

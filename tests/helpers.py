@@ -26,7 +26,7 @@ def new_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
     return name
 
 
-async def produce(bootstrap: str, topic: str, values: Iterable[bytes],
+async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None],
                   key: bytes | None = None) -> int:
     """Send with acks=all and wait for every acknowledgement; returns how many were acked."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)

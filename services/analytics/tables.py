@@ -8,7 +8,8 @@ from shared.schema import consumer_tables
 
 SCHEMA = "analytics"
 metadata = sa.MetaData()
-inbox, progress = consumer_tables(SCHEMA, metadata)
+consumer = consumer_tables(SCHEMA, metadata)
+inbox, progress, dead_letters = consumer.inbox, consumer.progress, consumer.dead_letters
 
 type_minute_counts = sa.Table(
     "type_minute_counts", metadata,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.audit.handler import handle
-from services.audit.tables import SCHEMA, inbox, progress
+from services.audit.tables import SCHEMA, consumer
 from shared.app import run_service
 from shared.service import ServiceDefinition
 
-DEFINITION = ServiceDefinition(SCHEMA, inbox, progress, handle)
+DEFINITION = ServiceDefinition(SCHEMA, consumer, handle)
 
 if __name__ == "__main__":
     run_service(DEFINITION)

@@ -8,7 +8,8 @@ from shared.schema import consumer_tables
 
 SCHEMA = "billing"
 metadata = sa.MetaData()
-inbox, progress = consumer_tables(SCHEMA, metadata)
+consumer = consumer_tables(SCHEMA, metadata)
+inbox, progress, dead_letters = consumer.inbox, consumer.progress, consumer.dead_letters
 
 ledger = sa.Table(
     "ledger", metadata,

@@ -1,0 +1,47 @@
+"""`./fanout dlq SERVICE` and `./fanout redrive SERVICE`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.cli_publish import default_bootstrap
+from shared.dead_letters import read_dead_letters, redrive
+from shared.settings import dlq_topic, redrive_topic
+
+console = Console()
+Service = Annotated[str, typer.Argument(help="analytics, billing or audit")]
+Topic = Annotated[str, typer.Option(help="The events topic.")]
+Bootstrap = Annotated[str | None, typer.Option(help="Default: the `./fanout up` broker.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(dlq)
+    app.command(name="redrive")(redrive_command)
+
+
+def dlq(service: Service, topic: Topic = "multi-app-events", bootstrap: Bootstrap = None,
+        limit: Annotated[int, typer.Option(help="Newest N.")] = 50) -> None:
+    """List SERVICE's dead letters: source position, reason, error and payload."""
+    name = dlq_topic(topic, service)
+    letters = asyncio.run(read_dead_letters(bootstrap or default_bootstrap(), name))
+    table = Table(title=f"{name}: {len(letters)} dead letters")
+    for col in ("offset", "source", "reason", "error", "payload"):
+        table.add_column(col, overflow="fold")
+    for d in letters[-limit:]:
+        payload = "(null)" if d.value is None else d.value[:120].decode(errors="replace")
+        table.add_row(str(d.offset), d.source, d.reason,
+                      d.headers.get("__connect.errors.exception.message", ""), payload)
+    console.print(table)
+
+
+def redrive_command(service: Service, topic: Topic = "multi-app-events",
+                    bootstrap: Bootstrap = None) -> None:
+    """Re-feed SERVICE's dead letters to SERVICE only (via its redrive topic)."""
+    sent = asyncio.run(redrive(bootstrap or default_bootstrap(), service,
+                               dlq_topic(topic, service), redrive_topic(topic, service)))
+    console.print(f"redrove {sent} dead letters to {redrive_topic(topic, service)}")
