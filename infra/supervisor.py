@@ -46,7 +46,8 @@ class Supervisor:
         db = urlsplit(self.stack.database_url)
         variables = local_variables(
             self.stack.bootstrap, db.hostname or "127.0.0.1", db.port or 5432,
-            self.stack.settings.web_port,
+            self.stack.settings.web_port, self.stack.settings.partitions,
+            self.stack.settings.replication,
         )
         return load_specs({**os.environ, **variables})
 
