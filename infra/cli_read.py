@@ -1,9 +1,155 @@
-"""Read-side CLI commands: reconcile (published vs persisted per service)."""
+"""Read-side CLI commands: ``./fanout reconcile`` (published vs persisted vs committed).
+
+Per service: published (sum of the topic's log-end offsets), persisted (inbox rows) plus
+invalid (progress), committed (sum of the group's committed offsets, read back from the
+broker), lag, and per partition the window persisted in the database but not yet committed
+in Kafka. Exit status: 0 reconciled, 1 a gap remains, 2 the broker or database cannot be read.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+
+from infra.paths import state_root
+from infra.postgres.server import PostgresServer
+from infra.settings import StackSettings
+from shared import readside
+from shared.db import async_engine
+from shared.readside import ServiceRecon
+
+EXIT_GAP = 1
+EXIT_UNREADABLE = 2
+POLL_S = 1.0
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command()(reconcile)
+
+
+def _console() -> Console:
+    return Console(width=160)  # wide enough for the per-partition table in a pipe or CI log
+
+
+def default_reader_url(settings: StackSettings) -> str:
+    """The `./fanout up` database as the read-only role (the admin URL with its user swapped)."""
+    admin = settings.database_url or PostgresServer(
+        state_root() / "up" / "postgres", settings.pg_port).url
+    return readside.reader_url(admin)
+
+
+def parse_groups(values: list[str] | None) -> dict[str, str]:
+    groups = {s: s for s in readside.SERVICES}
+    for value in values or []:
+        service, sep, group = value.partition("=")
+        if not sep or service not in groups or not group:
+            raise typer.BadParameter(f"{value!r}: expected SERVICE=GROUP with SERVICE one of "
+                                     f"{', '.join(readside.SERVICES)}", param_hint="--group")
+        groups[service] = group
+    return groups
+
+
+async def snapshot(
+    bootstrap: str, database_url: str, topic: str, groups: dict[str, str]
+) -> list[ServiceRecon]:
+    """One reading of database, then broker (whatever was persisted had been published before
+    the log ends are read); raises RuntimeError when either cannot be read."""
+    engine = async_engine(database_url, pool_size=1)
+    try:
+        states = await readside.read_states(engine, groups, topic)
+    except (SQLAlchemyError, OSError) as exc:
+        raise RuntimeError(f"database: {getattr(exc, 'orig', None) or exc}") from exc
+    finally:
+        await engine.dispose()
+    facts = await readside.broker_facts(bootstrap, topic, groups.values())
+    if not facts.reachable:
+        raise RuntimeError(f"Kafka at {bootstrap}: {facts.error}")
+    return [readside.reconcile(s, g, facts, states[s]) for s, g in groups.items()]
+
+
+async def poll_until_reconciled(
+    bootstrap: str, database_url: str, topic: str, groups: dict[str, str], wait: float
+) -> tuple[list[ServiceRecon] | None, str | None]:
+    """Read until every service reconciles or ``wait`` seconds pass; the last reading wins."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            recons, error = await snapshot(bootstrap, database_url, topic, groups), None
+        except RuntimeError as exc:
+            recons, error = None, str(exc)
+        if (recons and all(r.reconciled for r in recons)) or time.monotonic() >= deadline:
+            return recons, error
+        await asyncio.sleep(POLL_S)  # between readings, bounded by the deadline above
+
+
+def services_table(recons: list[ServiceRecon], topic: str) -> Table:
+    table = Table(title=f"reconciliation of {topic}")
+    for col in ("service", "group", "published", "persisted", "invalid", "persisted+invalid",
+                "committed", "lag", "duplicates absorbed", "persisted, not committed", "status"):
+        table.add_column(col, justify="left" if col in ("service", "group", "status") else "right")
+    for r in recons:
+        status = "[green]reconciled[/]" if r.reconciled else "[red]gap[/]"
+        table.add_row(r.service, r.group, str(r.published), str(r.persisted), str(r.invalid),
+                      str(r.persisted + r.invalid), str(r.committed), str(r.lag),
+                      str(r.duplicates), str(r.window), status)
+    return table
+
+
+def partitions_table(recons: list[ServiceRecon]) -> Table:
+    table = Table(title="per partition: committed / lag / persisted but not committed")
+    table.add_column("partition", justify="right")
+    table.add_column("log end", justify="right")
+    for r in recons:
+        for col in ("committed", "lag", "not committed"):
+            table.add_column(f"{r.service}\n{col}", justify="right")
+    for i, first in enumerate(recons[0].partitions if recons else []):
+        cells = [str(first.partition), str(first.log_end)]
+        for r in recons:
+            p = r.partitions[i]
+            cells += ["-" if p.committed is None else str(p.committed), str(p.lag), str(p.window)]
+        table.add_row(*cells)
+    return table
+
+
+def reconcile(
+    bootstrap: Annotated[str | None, typer.Option(
+        "--bootstrap", help="Kafka bootstrap servers.",
+        show_default="127.0.0.1:$FANOUT_KAFKA_PORT (9092), the ./fanout up broker")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="A role that can read the three schemas.",
+        show_default="the ./fanout up database as fanout_reader")] = None,
+    topic: Annotated[str | None, typer.Option(
+        "--topic", show_default="multi-app-events", help="The events topic.")] = None,
+    group: Annotated[list[str] | None, typer.Option(
+        "--group", help="SERVICE=GROUP when a service's consumer group is not its name "
+                        "(repeatable).")] = None,
+    wait: Annotated[float, typer.Option(
+        "--wait", min=0, help="Poll until reconciled or this many seconds have passed.")] = 0,
+) -> None:
+    """Published vs persisted vs committed, per service and per partition; exit 1 on a gap."""
+    settings = StackSettings()
+    server = bootstrap or f"127.0.0.1:{settings.kafka_port}"
+    url = database_url or default_reader_url(settings)
+    name = topic or settings.topic
+    groups = parse_groups(group)
+    recons, error = asyncio.run(poll_until_reconciled(server, url, name, groups, wait))
+    console = _console()
+    if recons is None:
+        console.print(f"[red]cannot reconcile:[/] {error}", highlight=False)
+        raise typer.Exit(EXIT_UNREADABLE)
+    console.print(services_table(recons, name))
+    console.print(partitions_table(recons))
+    gaps = [r for r in recons if not r.reconciled]
+    for r in gaps:
+        console.print(f"[red]gap[/] in {r.service}: {'; '.join(r.gaps)}", highlight=False)
+    if gaps:
+        console.print(f"not reconciled{f' after {wait:g} s' if wait else ''}", highlight=False)
+        raise typer.Exit(EXIT_GAP)
+    console.print("[green]reconciled:[/] every event published is persisted (or invalid) "
+                  "and committed, in every service", highlight=False)

@@ -1,0 +1,125 @@
+"""Small web helpers for the dashboards: JSON and HTML responses, local static assets,
+a shared short-lived cache, and database reads that report failure as data."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import faust
+import orjson
+from sqlalchemy.exc import SQLAlchemyError
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+# aiohttp rejects content_type= with parameters: full types go in the header instead.
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
+DB_TIMEOUT_S = 5.0
+T = TypeVar("T")
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)  # money stays exact: the page formats the string, never a float
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(web: faust.web.Web, body: object, status: int = 200) -> faust.web.Response:
+    data = orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
+    return web.bytes(data, status=status, headers={"Content-Type": "application/json",
+                                                   "Cache-Control": "no-store"})
+
+
+def html_response(
+    web: faust.web.Web, template: str, include: dict[str, str] | None = None, **values: str
+) -> faust.web.Response:
+    """``templates/<template>`` with each ``{{name}}`` replaced by its escaped value and each
+    ``{{> slot}}`` by the template file ``include[slot]`` (our own files, inserted as is)."""
+    text = (TEMPLATES / template).read_text()
+    for slot, fragment in (include or {}).items():
+        text = text.replace("{{> " + slot + "}}", (TEMPLATES / fragment).read_text())
+    for name, value in values.items():
+        text = text.replace("{{" + name + "}}", html.escape(value))
+    return web.bytes(text.encode(), headers={"Content-Type": "text/html; charset=utf-8",
+                                             "Cache-Control": "no-store"})
+
+
+def register_static(app: faust.App) -> None:
+    """``/static/<name>``: the files of static/, read once; nothing comes from a CDN."""
+    assets = {p.name: (p.read_bytes(), CONTENT_TYPES[p.suffix])
+              for p in STATIC.iterdir() if p.suffix in CONTENT_TYPES}
+
+    @app.page("/static/{name}", name="dashboard_static")
+    async def static(
+        web: faust.web.Web, request: faust.web.Request, name: str
+    ) -> faust.web.Response:
+        if name not in assets:  # only known names: no path ever reaches the file system
+            return json_response(web, {"error": f"no asset {name!r}"}, status=404)
+        body, content_type = assets[name]
+        return web.bytes(body, headers={"Content-Type": content_type,
+                                        "Cache-Control": "max-age=300"})
+
+
+def query_int(request: faust.web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter clamped to [low, high]; garbage gives the default."""
+    try:
+        value = int(request.query.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, low), high)
+
+
+class ReadFailed(Exception):
+    """A read-side query failed; ``str()`` says why, for the page to show."""
+
+
+async def guarded(read: Callable[[], Awaitable[T]]) -> T:
+    """Run a database read with a deadline; any database failure becomes ReadFailed."""
+    try:
+        async with asyncio.timeout(DB_TIMEOUT_S):
+            return await read()
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise ReadFailed(f"{type(reason).__name__}: {reason}".strip().rstrip(":")) from exc
+
+
+@dataclass
+class _Entry:
+    at: float
+    value: Any
+
+
+@dataclass
+class Cached:
+    """Short-lived, single-flight cache: several open pages polling every second share one
+    database or broker read per ``ttl`` instead of multiplying the load."""
+
+    ttl: float = 1.0
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        entry = self._entries.get(key)
+        if entry and time.monotonic() - entry.at < self.ttl:
+            return entry.value  # type: ignore[no-any-return]
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            entry = self._entries.get(key)  # another request may have loaded it meanwhile
+            if entry and time.monotonic() - entry.at < self.ttl:
+                return entry.value  # type: ignore[no-any-return]
+            value = await load()  # failures are not cached: the next poll tries again
+            self._entries[key] = _Entry(time.monotonic(), value)
+            return value

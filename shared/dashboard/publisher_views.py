@@ -1,0 +1,150 @@
+"""The publisher's page (``/``, ``/api/publisher``) and the fan-out overview (``/overview``,
+``/api/overview``): publisher → topic partitions → three consumer groups, and the
+reconciliation of what was published with what each service persisted and committed.
+
+The overview reads the three schemas as the read-only ``fanout_reader`` role
+(READER_DATABASE_URL); without it the page still shows the broker's side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import faust
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import readside
+from shared.dashboard.http import Cached, ReadFailed, guarded, html_response, json_response
+from shared.readside import BrokerFacts, ServiceState
+from shared.settings import PublisherSettings
+
+HISTORY_S = 300
+
+
+def counter_value(counter: Counter) -> int:
+    """A label-less Counter's total, through the public collect() API."""
+    samples = counter.collect()[0].samples
+    return int(next(s.value for s in samples if s.name.endswith("_total")))
+
+
+@dataclass
+class Overview:
+    settings: PublisherSettings
+    groups: dict[str, str]
+    engine: AsyncEngine | None
+    counters: dict[str, Counter]
+    cache: Cached = field(default_factory=Cached)
+    # (unix second, events sent so far), sampled every second: the published/s chart.
+    samples: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_S + 1))
+
+    def sample(self) -> None:
+        self.samples.append((int(time.time()), counter_value(self.counters["sent"])))
+
+    async def broker(self) -> BrokerFacts:
+        s = self.settings
+        return await self.cache.get("broker", lambda: readside.broker_facts(
+            ",".join(s.bootstrap_list), s.events_topic, self.groups.values()))
+
+    async def read_states(self) -> tuple[dict[str, ServiceState], str | None]:
+        if self.engine is None:
+            return {}, "READER_DATABASE_URL is not set"
+        engine = self.engine
+        try:
+            topic = self.settings.events_topic
+            return await guarded(lambda: readside.read_states(engine, self.groups, topic)), None
+        except ReadFailed as exc:
+            return {}, str(exc)
+
+    def publisher(self) -> dict[str, Any]:
+        pts = list(self.samples)
+        rate = [(t1, (n1 - n0) / max(t1 - t0, 1)) for (t0, n0), (t1, n1) in pairwise(pts)]
+        return {"sent": counter_value(self.counters["sent"]),
+                "acked": counter_value(self.counters["acked"]),
+                "rate_setting": self.settings.publish_rate, "acks": self.settings.publish_acks,
+                "topic": self.settings.events_topic,
+                "t": [t for t, _ in rate], "per_second": [r for _, r in rate]}
+
+    async def overview(self) -> dict[str, Any]:
+        return await self.cache.get("overview", self._overview)
+
+    async def _overview(self) -> dict[str, Any]:
+        # Database first, then broker: whatever was persisted had been published before the
+        # log-end offsets are read, so a busy topic never shows persisted > published.
+        states, db_error = await self.read_states()
+        facts = await self.broker()
+        services = [service_view(name, group, facts, states.get(name))
+                    for name, group in self.groups.items()]
+        return {
+            "topic": facts.topic,
+            "partitions": [{"partition": p, "log_end": e} for p, e in facts.log_end.items()],
+            "published": sum(facts.log_end.values()) if facts.reachable else None,
+            "broker": {"up": facts.reachable, "error": facts.error},
+            "db": {"up": db_error is None, "error": db_error},
+            "publisher": self.publisher(),
+            "services": services,
+            "ports": ports(self.settings.web_port),
+            "generated_at": readside.utcnow(),
+        }
+
+
+def ports(publisher_port: int) -> dict[str, int]:
+    """compose.yml's layout: the three services on the ports after the publisher's."""
+    return {"publisher": publisher_port,
+            **{s: publisher_port + 1 + i for i, s in enumerate(readside.SERVICES)}}
+
+
+def service_view(
+    name: str, group: str, facts: BrokerFacts, state: ServiceState | None
+) -> dict[str, Any]:
+    """One service's line of the reconciliation; the side that is down shows as null."""
+    view: dict[str, Any] = {
+        "service": name, "group": group, "published": None, "committed": None, "lag": None,
+        "window": None, "reconciled": None, "gaps": [], "partitions": [],
+        "persisted": state.persisted if state else None,
+        "invalid": sum(r.invalid for r in state.progress.values()) if state else None,
+        "duplicates": sum(r.duplicates for r in state.progress.values()) if state else None,
+    }
+    if facts.reachable:
+        committed = facts.committed.get(group, {})
+        view["committed"] = sum(committed.values())
+        view["published"] = sum(facts.log_end.values())
+        view["lag"] = sum(e - committed.get(p, 0) for p, e in facts.log_end.items())
+    if facts.reachable and state is not None:
+        recon = readside.reconcile(name, group, facts, state)
+        view.update(window=recon.window, reconciled=recon.reconciled, gaps=recon.gaps)
+        view["partitions"] = [
+            {"partition": p.partition, "log_end": p.log_end, "committed": p.committed,
+             "persisted_offset": p.persisted_offset, "lag": p.lag, "window": p.window}
+            for p in recon.partitions
+        ]
+    return view
+
+
+def register_routes(app: faust.App, view: Overview) -> None:
+    @app.timer(1.0)
+    async def sample_sent() -> None:
+        view.sample()
+
+    @app.page("/", name="publisher_page")
+    async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return html_response(web, "publisher.html", topic=view.settings.events_topic)
+
+    @app.page("/overview", name="overview_page")
+    async def overview_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return html_response(web, "overview.html", topic=view.settings.events_topic)
+
+    @app.page("/api/publisher", name="api_publisher")
+    async def publisher(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        facts = await view.broker()
+        return json_response(web, {**view.publisher(), "log_end": facts.log_end,
+                                   "broker": {"up": facts.reachable, "error": facts.error},
+                                   "ports": ports(view.settings.web_port)})
+
+    @app.page("/api/overview", name="api_overview")
+    async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, await view.overview())

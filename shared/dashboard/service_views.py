@@ -1,0 +1,187 @@
+"""A consuming service's dashboard: its page at ``/`` and the JSON API every panel polls.
+
+``/api/summary``, ``/api/partitions``, ``/api/throughput``, ``/api/recent``; the service's
+own panels are in panels.py. Numbers come from the service's schema (the truth that survives
+restarts) and from the broker (log-end and committed offsets read back, as
+``kafka-consumer-groups --describe`` shows them); in-memory stats add what only this process
+knows (database write status, batches, partitions it owns, throughput).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared import readside
+from shared.consumer import BatchConsumer
+from shared.dashboard.http import (
+    Cached,
+    ReadFailed,
+    guarded,
+    html_response,
+    json_response,
+    query_int,
+)
+from shared.readside import BrokerFacts, PartitionProgress, PartitionRecon
+from shared.settings import ServiceSettings
+from shared.stats import ServiceStats
+
+THROUGHPUT_WINDOW_S = 300
+
+
+def web_ports(service: str, port: int) -> dict[str, int]:
+    """Every dashboard's port, from compose.yml's layout: publisher, then the three services
+    on consecutive ports. Links between pages use it."""
+    base = port - readside.SERVICES.index(service) if service in readside.SERVICES else port
+    return {"publisher": base - 1, **{s: base + i for i, s in enumerate(readside.SERVICES)}}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    progress: dict[int, PartitionProgress] | None  # None: the database could not be read
+    db_error: str | None
+    facts: BrokerFacts
+
+
+@dataclass
+class ServiceDashboard:
+    settings: ServiceSettings
+    stats: ServiceStats
+    consumer: BatchConsumer
+    engine: AsyncEngine
+    cache: Cached = field(default_factory=Cached)
+
+    @property
+    def name(self) -> str:
+        return self.settings.service_name
+
+    async def snapshot(self) -> Snapshot:
+        """Database first, then broker, in one cached unit: everything persisted was published
+        before the log-end offsets are read, so a busy topic never shows persisted > published."""
+        return await self.cache.get("snapshot", self._read_snapshot)
+
+    async def _read_snapshot(self) -> Snapshot:
+        async def load() -> dict[int, PartitionProgress]:
+            async with readside.read_only(self.engine) as conn:
+                return await readside.read_progress(conn, self.name, self.settings.events_topic)
+
+        progress, db_error = None, None
+        try:
+            progress = await guarded(load)
+        except ReadFailed as exc:
+            db_error = str(exc)
+        s = self.settings
+        facts = await readside.broker_facts(",".join(s.bootstrap_list), s.events_topic, [s.group])
+        return Snapshot(progress, db_error, facts)
+
+    async def summary(self) -> dict[str, Any]:
+        snap = await self.snapshot()
+        progress, db_error, facts = snap.progress, snap.db_error, snap.facts
+        counts = None
+        if progress is not None:
+            rows = progress.values()
+            counts = {k: sum(getattr(r, k) for r in rows)
+                      for k in ("processed", "duplicates", "invalid")}
+        parts = partition_rows(facts, self.settings.group, progress, self.stats.assigned)
+        return {
+            "service": self.name, "group": self.settings.group, "topic": self.settings.events_topic,
+            "pid": os.getpid(), "ports": web_ports(self.name, self.settings.web_port),
+            "counts": counts, "lag": _total(parts, "lag"), "window": _total(parts, "window"),
+            "time_lag_s": max((p["time_lag_s"] for p in parts if p["time_lag_s"] is not None),
+                              default=None),
+            "db": {"up": self.stats.db_up and db_error is None, "writes_ok": self.stats.db_up,
+                   "last_write_error": self.stats.last_db_error, "read_error": db_error},
+            "broker": {"up": facts.reachable, "error": facts.error},
+            "consumer": {"assigned": sorted(self.stats.assigned), "batches": self.stats.batches},
+            "generated_at": readside.utcnow(),
+        }
+
+    async def partitions(self) -> dict[str, Any]:
+        snap = await self.snapshot()
+        rows = partition_rows(snap.facts, self.settings.group, snap.progress, self.stats.assigned)
+        return {"rows": rows, "broker_error": snap.facts.error, "db_error": snap.db_error}
+
+    def throughput(self) -> dict[str, Any]:
+        """Events persisted per second over the last few minutes, zeros included (a stall
+        must show as a drop, not as a gap the chart bridges)."""
+        last = int(time.time()) - 1  # the current second is still filling: it would dip
+        per_second = dict.fromkeys(range(last - THROUGHPUT_WINDOW_S + 1, last + 1), 0)
+        for at, events in list(self.stats.history):
+            if int(at) in per_second:
+                per_second[int(at)] += events
+        return {"t": list(per_second), "events": list(per_second.values()),
+                "window_s": THROUGHPUT_WINDOW_S, "total": sum(per_second.values())}
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        async def load() -> list[dict[str, Any]]:
+            async with readside.read_only(self.engine) as conn:
+                return await readside.recent_events(conn, self.name, limit)
+
+        return await self.cache.get(f"recent:{limit}", lambda: guarded(load))
+
+
+def partition_rows(
+    facts: BrokerFacts, group: str, progress: dict[int, PartitionProgress] | None,
+    owned: set[int],
+) -> list[dict[str, Any]]:
+    """Per partition, what the broker and the database each know; None where one is down."""
+    now = readside.utcnow()
+    known = set(facts.log_end) | set(progress or {})
+    rows = []
+    for p in sorted(known):
+        prog = (progress or {}).get(p)
+        row: dict[str, Any] = {
+            "partition": p, "owned": p in owned, "log_end": None, "committed": None, "lag": None,
+            "window": None, "time_lag_s": None,
+            "persisted_offset": prog.persisted_offset if prog else None,
+            "processed": prog.processed if prog else None,
+            "duplicates": prog.duplicates if prog else None,
+            "invalid": prog.invalid if prog else None,
+            "last_event_time": prog.last_event_time if prog else None,
+        }
+        if p in facts.log_end:
+            rec = PartitionRecon(p, facts.log_end[p], facts.committed.get(group, {}).get(p),
+                                 row["persisted_offset"], row["last_event_time"])
+            row.update(log_end=rec.log_end, committed=rec.committed, lag=rec.lag,
+                       time_lag_s=rec.time_lag(now))
+            if progress is not None:  # without the database the window is unknown, not 0
+                row["window"] = rec.window
+        rows.append(row)
+    return rows
+
+
+def _total(rows: list[dict[str, Any]], key: str) -> int | None:
+    values = [r[key] for r in rows]
+    return None if not values or any(v is None for v in values) else sum(values)
+
+
+def register_common(app: faust.App, dash: ServiceDashboard) -> None:
+    @app.page("/", name="dashboard_page")
+    async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return html_response(web, "service.html", include={"panel": f"panel-{dash.name}.html"},
+                             service=dash.name, group=dash.settings.group)
+
+    @app.page("/api/summary", name="api_summary")
+    async def summary(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, await dash.summary())
+
+    @app.page("/api/partitions", name="api_partitions")
+    async def partitions(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, await dash.partitions())
+
+    @app.page("/api/throughput", name="api_throughput")
+    async def throughput(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, dash.throughput())
+
+    @app.page("/api/recent", name="api_recent")
+    async def recent(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        limit = query_int(request, "limit", 20, 1, 200)
+        try:
+            return json_response(web, {"rows": await dash.recent(limit)})
+        except ReadFailed as exc:
+            return json_response(web, {"error": str(exc)}, status=503)

@@ -1,0 +1,108 @@
+"""The publisher's overview: the fan-out picture and the reconciliation, first with a crash
+window open (persisted in the database, not committed in Kafka), then closed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from infra.stack import Stack
+from shared import readside
+from shared.consumer import CRASH_EXIT_CODE
+from shared.kafka_admin import committed_offsets, log_end_offsets
+from tests.browser.helpers import cell, n, off_loop, shows
+from tests.db import Db
+from tests.helpers import new_topic, wait_for
+from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
+from tests.services import SERVICES, running_services
+
+pytestmark = pytest.mark.browser
+PARTITIONS = 6
+PUBLISHED = 3_000 + 1  # the test's events plus the publisher process's single one
+
+
+def published(bootstrap: str, topic: str) -> int:
+    return sum(off_loop(asyncio.run, log_end_offsets(bootstrap, topic)).values())
+
+
+def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    return off_loop(asyncio.run, committed_offsets(bootstrap, group, topic))
+
+
+def check_service_row(page: Page, db: Db, bootstrap: str, topic: str, name: str,
+                      group: str) -> dict[int, int]:
+    """The row of ``name`` equals database and broker; returns its window per partition."""
+    done = committed(bootstrap, group, topic)
+    persisted = dict(db.all(f"SELECT partition, persisted_offset FROM {name}.progress "
+                            "WHERE topic = %s", topic))
+    window = {p: max(persisted[p] + 1 - done.get(p, 0), 0) if p in persisted else 0
+              for p in range(PARTITIONS)}
+    row = {"published": PUBLISHED, "persisted": db.inbox_count(name), "invalid": 0,
+           "committed": sum(done.values()), "lag": PUBLISHED - sum(done.values()),
+           "window": sum(window.values()),
+           "duplicates": db.progress_sums(name)["duplicates"]}
+    for col, value in row.items():
+        shows(cell(page, "recon", name, col), n(value))
+    for p, w in window.items():
+        shows(cell(page, "windows", p, f"{name}.window"), n(w))
+        shows(cell(page, "windows", p, f"{name}.committed"), n(done[p]) if p in done else "–")
+    return window
+
+
+def test_overview_shows_the_crash_window_then_reconciles(
+    stack: Stack, clean_db: Db, page: Page, screenshots: Path
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = off_loop(new_topic, bootstrap, "overview", PARTITIONS)
+    suffix = topic.rsplit("-", 1)[-1]  # running_services names each group <service>-<suffix>
+    groups = {s: f"{s}-{suffix}" for s in SERVICES}
+    publisher_env = {f"{s.upper()}_GROUP": g for s, g in groups.items()}
+    publisher_env.update(READER_DATABASE_URL=readside.reader_url(stack.database_url),
+                         PUBLISH_RATE="0.001")  # one event now, the next in 1000 s
+
+    with running_services(stack, topic, ("publisher",), **publisher_env) as pub, \
+         running_services(stack, topic, ("analytics",)) as steady, \
+         running_services(stack, topic, ("billing", "audit"), CRASH_AFTER_BATCH="3",
+                          BATCH_MAX="250") as crashing:
+        wait_for(lambda: published(bootstrap, topic) == 1, timeout=60,
+                 what="the publisher process's one event")
+        off_loop(publish_events, bootstrap, topic, PUBLISHED - 1, seed=41)
+        for p in crashing.values():
+            assert p.wait_exit() == CRASH_EXIT_CODE
+        wait_persisted(db, "analytics", PUBLISHED, proc=steady["analytics"])
+        off_loop(wait_committed_to_end, bootstrap, groups["analytics"], topic)
+
+        page.goto(f"http://127.0.0.1:{pub['publisher'].port}/overview")
+        check_service_row(page, db, bootstrap, topic, "analytics", groups["analytics"])
+        shows(cell(page, "recon", "analytics", "status"), "reconciled")
+        windows = {}
+        for name in ("billing", "audit"):
+            windows[name] = check_service_row(page, db, bootstrap, topic, name, groups[name])
+            assert sum(windows[name].values()) > 0, f"{name}'s crash left no window"
+            shows(cell(page, "recon", name, "status"), "catching up")
+        expect(page.locator("#diagram text", has_text="catching up")).to_have_count(2)
+        page.screenshot(path=str(screenshots / "overview-crash-window.png"), full_page=True)
+
+        for p in crashing.values():
+            p.start(CRASH_AFTER_BATCH=None)
+        for name, p in crashing.items():
+            wait_persisted(db, name, PUBLISHED, proc=p)
+            off_loop(wait_committed_to_end, bootstrap, groups[name], topic)
+        for name in SERVICES:
+            after = check_service_row(page, db, bootstrap, topic, name, groups[name])
+            assert sum(after.values()) == 0
+            shows(cell(page, "recon", name, "status"), "reconciled")
+        for name in ("billing", "audit"):  # every event of the window came again, absorbed
+            shows(cell(page, "recon", name, "duplicates"), n(sum(windows[name].values())))
+        expect(page.locator("#diagram text", has_text="reconciled")).to_have_count(3)
+        expect(page.locator("#db-status")).to_have_text("database up")
+        page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
+
+        page.goto(f"http://127.0.0.1:{pub['publisher'].port}/")
+        shows(page.locator("#sent"), "1")
+        shows(page.locator("#published"), n(PUBLISHED))
+        expect(page.locator("#rate-chart canvas")).to_have_count(1)
+        page.screenshot(path=str(screenshots / "publisher.png"), full_page=True)

@@ -1,0 +1,164 @@
+"""The read side against a real broker and database: the numbers the dashboards and
+`./fanout reconcile` show equal what the database and the broker hold, read independently."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from infra.paths import ROOT
+from infra.stack import Stack
+from shared import readside
+from shared.consumer import CRASH_EXIT_CODE
+from shared.db import async_engine
+from shared.kafka_admin import committed_offsets, log_end_offsets
+from tests.db import Db
+from tests.helpers import new_topic
+from tests.pipeline import (
+    balances,
+    publish_events,
+    type_totals,
+    wait_committed_to_end,
+    wait_persisted,
+)
+from tests.services import SERVICES, running_services
+
+PARTITIONS = 6
+
+
+def groups_of(procs: dict) -> dict[str, str]:
+    return {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
+
+
+def reader(admin_url: str) -> str:
+    return readside.reader_url(admin_url)
+
+
+async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str, str]) -> dict:
+    """One pass over every read-side query, as the fanout_reader role."""
+    engine = async_engine(url, pool_size=1)
+    try:
+        states = await readside.read_states(engine, groups, topic)
+        facts = await readside.broker_facts(bootstrap, topic, groups.values())
+        async with readside.read_only(engine) as conn:
+            return {
+                "recons": {s: readside.reconcile(s, g, facts, states[s])
+                           for s, g in groups.items()},
+                "totals": await readside.type_totals(conn),
+                "minutes": await readside.minute_counts(conn, 24 * 60),
+                "ledger": await readside.ledger_totals(conn),
+                "top": await readside.top_balances(conn, 10),
+                "recent": await readside.recent_events(conn, "billing", 5),
+                "redelivery": await readside.redelivery_totals(conn),
+            }
+    finally:
+        await engine.dispose()
+
+
+def test_read_side_numbers_equal_the_database_and_broker(stack: Stack, clean_db: Db) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "readside", PARTITIONS)
+    batch = publish_events(bootstrap, topic, 2_000, seed=21)
+    with running_services(stack, topic) as procs:
+        for name, p in procs.items():
+            wait_persisted(db, name, 2_000, proc=p)
+            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        groups = groups_of(procs)
+        got = asyncio.run(read_everything(reader(stack.database_url), bootstrap, topic, groups))
+
+    ends = asyncio.run(log_end_offsets(bootstrap, topic))
+    for name in SERVICES:
+        r = got["recons"][name]
+        assert (r.published, r.persisted, r.invalid, r.duplicates) == (2_000, 2_000, 0, 0)
+        assert (r.committed, r.lag, r.window, r.reconciled) == (2_000, 0, 0, True)
+        assert {p.partition: p.log_end for p in r.partitions} == ends
+        assert {p.partition: p.persisted_offset for p in r.partitions} == dict(db.all(
+            f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic))
+    assert got["totals"] == dict(type_totals(batch))
+    assert sum(n for _, _, n in got["minutes"]) == 2_000
+    truth = balances(batch)
+    buys = [e.amount for e in batch if e.event_type == "buy"]
+    sells = [e.amount for e in batch if e.event_type == "sell"]
+    ledger = got["ledger"]
+    assert (ledger.entries, ledger.users) == (len(buys) + len(sells), len(truth))
+    assert (ledger.debits, ledger.credits) == (-sum(buys, Decimal(0)), sum(sells, Decimal(0)))
+    top = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [(r["user_id"], r["balance"]) for r in got["top"]] == top
+    newest = db.all("SELECT event_id FROM billing.inbox "
+                    "ORDER BY persisted_at DESC, event_time DESC, event_id LIMIT 5")
+    assert [r["event_id"] for r in got["recent"]] == [r[0] for r in newest]
+    assert got["redelivery"] == (0, 0)
+
+
+def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "reconcile", PARTITIONS)
+    publish_events(bootstrap, topic, 3_000, seed=22)
+    url = reader(stack.database_url)
+
+    with running_services(stack, topic, CRASH_AFTER_BATCH="3", BATCH_MAX="250") as procs:
+        for p in procs.values():
+            assert p.wait_exit() == CRASH_EXIT_CODE
+        groups = groups_of(procs)
+        got = asyncio.run(read_everything(url, bootstrap, topic, groups))
+        for name, group in groups.items():
+            committed = asyncio.run(committed_offsets(bootstrap, group, topic))
+            persisted = dict(db.all(f"SELECT partition, persisted_offset FROM {name}.progress "
+                                    "WHERE topic = %s", topic))
+            expected = {p: max(off + 1 - committed.get(p, 0), 0) for p, off in persisted.items()}
+            r = got["recons"][name]
+            assert {p.partition: p.window for p in r.partitions if p.partition in persisted} \
+                == expected
+            assert r.window == db.inbox_count(name) - sum(committed.values()) > 0
+            assert not r.reconciled
+        assert run_reconcile(url, bootstrap, topic, groups).returncode == 1
+
+        for p in procs.values():
+            p.start(CRASH_AFTER_BATCH=None)
+        done = run_reconcile(url, bootstrap, topic, groups, "--wait", "180")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reconciled" in done.stdout
+    for name in SERVICES:
+        assert db.inbox_count(name) == 3_000
+
+
+def run_reconcile(url: str, bootstrap: str, topic: str, groups: dict[str, str],
+                  *extra: str) -> subprocess.CompletedProcess[str]:
+    """`./fanout reconcile` as an operator runs it (its own process and exit code)."""
+    argv = [sys.executable, "-m", "infra.cli", "reconcile", "--bootstrap", bootstrap,
+            "--database-url", url, "--topic", topic, *extra]
+    for service, group in groups.items():
+        argv += ["--group", f"{service}={group}"]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_read_only_connections_refuse_writes(stack: Stack) -> None:
+    """Even as the admin role, a read-side connection cannot write."""
+    async def try_write() -> None:
+        engine = async_engine(stack.database_url, pool_size=1)
+        try:
+            async with readside.read_only(engine) as conn:
+                await conn.exec_driver_sql("CREATE TABLE readside_must_not_write (x int)")
+        finally:
+            await engine.dispose()
+
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        asyncio.run(try_write())
+
+
+def test_broker_facts_report_an_unreachable_broker_instead_of_raising() -> None:
+    facts = asyncio.run(readside.broker_facts("127.0.0.1:1", "multi-app-events", ["g"],
+                                              within=3))
+    assert not facts.reachable and facts.error and facts.log_end == {}
+
+
+def test_reader_url_swaps_only_the_credentials() -> None:
+    assert readside.reader_url("postgresql://postgres:secret@db.example:5433/fanout") == \
+        "postgresql://fanout_reader:fanout_reader@db.example:5433/fanout"
