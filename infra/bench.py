@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from infra.stack import Stack
 from infra.supervisor import Supervisor
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
+from shared.events import Event
 from shared.kafka_admin import committed_offsets, log_end_offsets
 from shared.polling import wait_for
 
@@ -38,19 +41,21 @@ class BenchResult:
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     db_ceiling_events_per_s: float = 0
     ratio_to_ceiling: float = 0
+    # CPU microseconds per fanned-out event, by component, during the throughput run:
+    # on 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
+    cpu_us_per_event: dict[str, float] = field(default_factory=dict)
 
 
 def _publish(bootstrap: str, topic: str, count: int, rate: float, seed: int) -> tuple[list[str], float]:
-    batch = list(events(count, seed=seed)) if rate == 0 else None
-
+    """Publish with acks=all; returns the event ids and the seconds it took."""
     async def go() -> tuple[list[str], float]:
         producer = make_producer(bootstrap, "all")
         await producer.start()
         try:
-            # Paced runs generate lazily so each event's time is its send time.
-            source = batch if batch is not None else list(events(count, seed=seed))
-            if rate:
-                source = events(count, seed=seed)  # type: ignore[assignment]
+            # Flat out: events are made before the clock starts. Paced: made as sent, so
+            # each event's time is its send time (the latency run measures from it).
+            source: Iterable[Event] = list(events(count, seed=seed)) if rate == 0 else events(
+                count, seed=seed)
             ids: list[str] = []
             start = time.perf_counter()
             result = await publish(producer, topic, _tap(source, ids), rate=rate)
@@ -62,10 +67,39 @@ def _publish(bootstrap: str, topic: str, count: int, rate: float, seed: int) -> 
     return asyncio.run(go())
 
 
-def _tap(source, ids: list[str]):  # type: ignore[no-untyped-def]
+def _tap(source: Iterable[Event], ids: list[str]) -> Iterator[Event]:
     for e in source:
         ids.append(str(e.event_id))
         yield e
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(ppid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == ppid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _cpu_snapshot(stack: Stack, services: dict[str, subprocess.Popen[bytes]]) -> dict[str, float]:
+    """CPU seconds used so far by each part of the platform (postgres: all its backends)."""
+    snap = {name: _cpu_seconds(p.pid) for name, p in services.items()}
+    snap["kafka"] = sum(_cpu_seconds(n.process.pid) for n in stack.kafka.members if n.process)
+    if stack.postgres is not None and stack.postgres.process is not None:
+        pm = stack.postgres.process.pid
+        snap["postgres"] = sum(_cpu_seconds(p) for p in [pm, *_children(pm)])
+    t = os.times()
+    snap["publisher"] = t.user + t.system
+    return snap
 
 
 def _all_committed(bootstrap: str, topic: str) -> bool:
@@ -128,11 +162,15 @@ def run_bench(count: int, rate: float, latency_count: int, batch: int) -> BenchR
                 wait_for(lambda p=port: len(json.loads(urllib.request.urlopen(
                     f"http://127.0.0.1:{p}/health", timeout=2).read())["positioned"]) > 0,
                     timeout=90, what=f"{spec.name} to be ready")
+        before = _cpu_snapshot(stack, running)
         start = time.perf_counter()
         _, publish_s = _publish(stack.bootstrap, topic, count, 0, seed=1)
         wait_for(lambda: _all_committed(stack.bootstrap, topic), timeout=900, interval=0.05,
                  what="all three services to persist and commit every event")
         elapsed = time.perf_counter() - start
+        after = _cpu_snapshot(stack, running)
+        result.cpu_us_per_event = {k: round((after[k] - before[k]) / count * 1e6, 1)
+                                   for k in after}
         result.publish_events_per_s = round(count / publish_s)
         result.fanout_events_per_s = round(count / elapsed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -40,6 +41,9 @@ def bench(
                   f"[bold]{r.fanout_events_per_s:,.0f} events/s[/bold]")
     console.print(f"database ceiling (same writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
                   f"events/s per service in parallel; ratio {r.ratio_to_ceiling:.2f}")
+    cpu = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
+    console.print(f"CPU µs per fanned-out event: {cpu} (sum {sum(r.cpu_us_per_event.values()):.0f}"
+                  f" on {os.cpu_count()} cores)")
     for s, lat in r.latency_ms.items():
         console.print(f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
                       f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB")

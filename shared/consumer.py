@@ -77,6 +77,8 @@ class BatchConsumer(Service):
             enable_auto_commit=False,  # offsets move only in step 4 below
             auto_offset_reset=s.auto_offset_reset,
             max_poll_records=s.batch_max,
+            fetch_min_bytes=s.fetch_min_bytes,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from shared.events import Event
 
@@ -43,6 +45,8 @@ async def publish(
     acks: str = "all",
 ) -> PublishResult:
     """Send every event keyed by user_id; ``rate`` events/s (0 = as fast as possible)."""
+    if rate == 0:
+        return await publish_batched(producer, topic, events, on_sent, acks)
     result = PublishResult()
     pending: list[asyncio.Future[object]] = []
     start = time.monotonic()
@@ -73,3 +77,58 @@ async def _settle(pending: list[asyncio.Future[object]], result: PublishResult, 
             result.failed += 1
         elif acks != "0":  # acks=0: the broker never answers, nothing is acknowledged
             result.acknowledged += 1
+
+
+async def publish_batched(
+    producer: AIOKafkaProducer,
+    topic: str,
+    events: Iterable[Event],
+    on_sent: Callable[[int], None] | None = None,
+    acks: str = "all",
+) -> PublishResult:
+    """Flat out: fill one record batch per partition and hand over whole batches, instead of
+    a future per event (the per-event path costs more CPU than the broker does)."""
+    result = PublishResult()
+    partitions = sorted(await producer.partitions_for(topic))
+    partitioner = DefaultPartitioner()
+    open_batches: dict[int, tuple[BatchBuilder, int]] = {}
+    in_flight: list[tuple[asyncio.Future[object], int]] = []
+    start = time.monotonic()
+
+    async def ship(partition: int) -> None:
+        builder, n = open_batches.pop(partition)
+        in_flight.append((await producer.send_batch(builder, topic, partition=partition), n))
+        if len(in_flight) >= 64:
+            await _settle_batches(in_flight, result, acks)
+
+    for event in events:
+        key = event.user_id.encode() if event.user_id else None
+        partition = partitioner(key, partitions, partitions)
+        value = event.to_json()
+        builder, n = open_batches.get(partition) or (producer.create_batch(), 0)
+        if builder.append(key=key, value=value, timestamp=None) is None:  # full: ship it
+            open_batches[partition] = (builder, n)
+            await ship(partition)
+            builder, n = producer.create_batch(), 0
+            builder.append(key=key, value=value, timestamp=None)
+        open_batches[partition] = (builder, n + 1)
+        result.sent += 1
+        if on_sent:
+            on_sent(1)
+    for partition in list(open_batches):
+        await ship(partition)
+    await _settle_batches(in_flight, result, acks)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+async def _settle_batches(
+    in_flight: list[tuple[asyncio.Future[object], int]], result: PublishResult, acks: str
+) -> None:
+    outcomes = await asyncio.gather(*(f for f, _ in in_flight), return_exceptions=True)
+    for outcome, (_, n) in zip(outcomes, in_flight, strict=True):
+        if isinstance(outcome, BaseException):
+            result.failed += n
+        elif acks != "0":
+            result.acknowledged += n
+    in_flight.clear()
