@@ -132,7 +132,11 @@ def reconcile(
     wait: Annotated[float, typer.Option(
         "--wait", min=0, help="Poll until reconciled or this many seconds have passed.")] = 0,
 ) -> None:
-    """Published vs persisted vs committed, per service and per partition; exit 1 on a gap."""
+    """Published vs persisted vs committed, per service and per partition.
+
+    Exit 0 when every service is reconciled (published = persisted + invalid, committed = log
+    end on every partition), 1 on a gap, 2 when the broker or the database cannot be read.
+    """
     settings = StackSettings()
     server = bootstrap or f"127.0.0.1:{settings.kafka_port}"
     url = database_url or default_reader_url(settings)

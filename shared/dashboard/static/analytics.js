@@ -7,6 +7,7 @@ const TYPES = Object.keys(TYPE_COLORS);
 const minutesChart = Dash.chart(document.getElementById("minutes-chart"), {
   yLabel: "events per minute",
   points: true,
+  xPad: 30,
   series: TYPES.map((t) => ({ label: t, color: TYPE_COLORS[t] })),
 });
 

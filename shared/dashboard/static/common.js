@@ -124,13 +124,25 @@ const Dash = (() => {
     });
   }
 
+  function padRange(min, max, xPad) {
+    if (min === null || max === null) return [Date.now() / 1000 - 300, Date.now() / 1000];  // no data yet
+    const pad = min === max ? Math.max(xPad, 60) : xPad;
+    return [min - pad, max + pad];
+  }
+
   // A time-series chart with axes, axis labels and a legend; update() swaps its data.
-  function chart(el, { yLabel, series, points = false, height = 260 }) {
+  // xPad: seconds of room on both sides of the data (one minute of data still gets an axis).
+  function chart(el, { yLabel, series, points = false, height = 260, xPad = 0 }) {
     const opts = {
       width: Math.max(el.clientWidth, 300),
       height,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] } },
+      scales: {
+        // From the data itself: for a single x value uPlot hands the range function a span of
+        // its own choosing (days), which would squeeze one minute of data into a corner.
+        x: { time: true, range: (u) => padRange(u.data[0][0] ?? null, u.data[0].at(-1) ?? null, xPad) },
+        y: { range: (u, min, max) => [0, Math.max(max * 1.1, 1)] },
+      },
       axes: [
         { label: "time (UTC)", stroke: "#444", grid: { stroke: "#eee" }, ticks: { stroke: "#ccc" },
           values: timeTicks, space: 70, size: 56 },
