@@ -168,6 +168,14 @@ async def audit_event(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, A
     return dict(row._mapping) if row else None
 
 
+async def audit_deliveries(conn: AsyncConnection, event_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every delivery of one event, in order: the first applied, the rest absorbed."""
+    d = audit.deliveries
+    stmt = (sa.select(d.c.delivered_at, d.c.topic, d.c.partition, d.c.kafka_offset, d.c.applied)
+            .where(d.c.event_id == event_id).order_by(d.c.id))
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
 async def redelivered_events(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
     """audit: the events delivered more than once, most recently redelivered first."""
     ev = audit.events

@@ -15,7 +15,7 @@ SCHEMAS = (ANALYTICS, BILLING, AUDIT)
 TABLES = {
     ANALYTICS: ("inbox", "progress", "dead_letters", "type_minute_counts"),
     BILLING: ("inbox", "progress", "dead_letters", "ledger", "balances"),
-    AUDIT: ("inbox", "progress", "dead_letters", "events"),
+    AUDIT: ("inbox", "progress", "dead_letters", "events", "deliveries"),
 }
 
 

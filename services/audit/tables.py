@@ -26,3 +26,17 @@ events = sa.Table(
     sa.Column("delivery_count", sa.Integer, nullable=False, server_default="1"),
     schema=SCHEMA,
 )
+
+# Every delivery, first and redelivered alike: audit is where redelivery is visible.
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("event_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("partition", sa.Integer, nullable=False),
+    sa.Column("kafka_offset", sa.BigInteger, nullable=False),
+    sa.Column("applied", sa.Boolean, nullable=False),  # false: absorbed as a duplicate
+    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=sa.func.now()),
+    schema=SCHEMA,
+)

@@ -61,14 +61,11 @@ async def audit_body(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, An
     row = await readside.audit_event(conn, event_id)
     if row is None:
         return None
-    # audit keeps the first delivery's origin and the latest delivery's time, plus a count.
-    deliveries = [{"n": 1, "at": row["first_seen"], "what": "first delivery: applied",
-                   "partition": row["partition"], "offset": row["kafka_offset"]}]
-    if row["delivery_count"] > 1:
-        deliveries.append({"n": row["delivery_count"], "at": row["last_seen"],
-                           "what": f"latest of {row['delivery_count'] - 1} redelivery(ies): "
-                                   "absorbed by the inbox",
-                           "partition": None, "offset": None})
+    deliveries = [
+        {"n": n, "at": d["delivered_at"], "partition": d["partition"], "offset": d["kafka_offset"],
+         "what": "applied" if d["applied"] else "redelivered: absorbed by the inbox"}
+        for n, d in enumerate(await readside.audit_deliveries(conn, event_id), start=1)
+    ]
     return {**row, "deliveries": deliveries}
 
 

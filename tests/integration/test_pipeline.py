@@ -104,6 +104,9 @@ def test_crash_between_db_commit_and_offset_commit_is_absorbed(stack: Stack, cle
                                           "invalid": 0}
     assert db.redelivered() == window["audit"]
     assert db.one("SELECT count(*) FROM audit.events WHERE delivery_count = 2") == window["audit"]
+    # Every delivery is on record: the first of each applied, each redelivery absorbed.
+    assert db.all("SELECT applied, count(*) FROM audit.deliveries GROUP BY 1 ORDER BY 1") == [
+        (False, window["audit"]), (True, 3_000)]
     assert db.balances() == balances(batch)
     assert db.one("SELECT count(*) FROM billing.ledger") == sum(
         1 for e in batch if e.event_type in ("buy", "sell"))

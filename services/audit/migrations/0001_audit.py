@@ -31,6 +31,18 @@ def upgrade() -> None:
         sa.Column("delivery_count", sa.Integer, nullable=False, server_default="1"),
         schema="audit",
     )
+    sa.Table(
+        "deliveries", md,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, index=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("kafka_offset", sa.BigInteger, nullable=False),
+        sa.Column("applied", sa.Boolean, nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+        schema="audit",
+    )
     create_service_schema("audit", md)
 
 
