@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -46,16 +47,20 @@ class BenchResult:
     cpu_us_per_event: dict[str, float] = field(default_factory=dict)
 
 
-def _publish(bootstrap: str, topic: str, count: int, rate: float, seed: int) -> tuple[list[str], float]:
+def _publish(
+    bootstrap: str, topic: str, count: int, rate: float, seed: int
+) -> tuple[list[str], float]:
     """Publish with acks=all; returns the event ids and the seconds it took."""
+
     async def go() -> tuple[list[str], float]:
         producer = make_producer(bootstrap, "all")
         await producer.start()
         try:
             # Flat out: events are made before the clock starts. Paced: made as sent, so
             # each event's time is its send time (the latency run measures from it).
-            source: Iterable[Event] = list(events(count, seed=seed)) if rate == 0 else events(
-                count, seed=seed)
+            source: Iterable[Event] = (
+                list(events(count, seed=seed)) if rate == 0 else events(count, seed=seed)
+            )
             ids: list[str] = []
             start = time.perf_counter()
             result = await publish(producer, topic, _tap(source, ids), rate=rate)
@@ -107,12 +112,22 @@ def _all_committed(bootstrap: str, topic: str) -> bool:
     return all(asyncio.run(committed_offsets(bootstrap, s, topic)) == ends for s in SERVICES)
 
 
+def _positioned(port: int | None) -> int:
+    """How many partitions a service reads from (its /health)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+        return len(json.loads(r.read())["positioned"])
+
+
 def _latency(url: str, schema: str, ids: list[str]) -> dict[str, float]:
     with psycopg.connect(url) as conn:
-        p50, p99 = conn.execute(
+        row = conn.execute(
             f"SELECT percentile_cont(array[0.5, 0.99]) WITHIN GROUP "
             f"(ORDER BY extract(epoch FROM persisted_at - event_time)) "
-            f"FROM {schema}.inbox WHERE event_id = ANY(%s::uuid[])", (ids,)).fetchone()[0]
+            f"FROM {schema}.inbox WHERE event_id = ANY(%s::uuid[])",
+            (ids,),
+        ).fetchone()
+    assert row is not None
+    p50, p99 = row[0]
     return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1)}
 
 
@@ -128,8 +143,12 @@ def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
     sup = Supervisor(stack)
     specs = {s.name: s for s in sup.specs()}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "infra.bench_db", s, str(count), str(batch)],
-                         env={**stack.env(), **specs[s].env}, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "infra.bench_db", s, str(count), str(batch)],
+            env={**stack.env(), **specs[s].env},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for s in SERVICES
     ]
     seconds = [float(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
@@ -140,8 +159,9 @@ def _truncate(url: str) -> None:
     with psycopg.connect(url) as conn:
         for s in SERVICES:
             conn.execute(f"TRUNCATE {s}.inbox, {s}.progress")
-        conn.execute("TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances, "
-                     "audit.events")
+        conn.execute(
+            "TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances, audit.events"
+        )
 
 
 def run_bench(count: int, rate: float, latency_count: int, batch: int) -> BenchResult:
@@ -159,31 +179,38 @@ def run_bench(count: int, rate: float, latency_count: int, batch: int) -> BenchR
                 spec.env["BATCH_MAX"] = str(batch)
                 running[spec.name] = sup.spawn(spec)
                 port = spec.web_port
-                wait_for(lambda p=port: len(json.loads(urllib.request.urlopen(
-                    f"http://127.0.0.1:{p}/health", timeout=2).read())["positioned"]) > 0,
-                    timeout=90, what=f"{spec.name} to be ready")
+                wait_for(partial(_positioned, port), timeout=90, what=f"{spec.name} ready")
         before = _cpu_snapshot(stack, running)
         start = time.perf_counter()
         _, publish_s = _publish(stack.bootstrap, topic, count, 0, seed=1)
-        wait_for(lambda: _all_committed(stack.bootstrap, topic), timeout=900, interval=0.05,
-                 what="all three services to persist and commit every event")
+        wait_for(
+            lambda: _all_committed(stack.bootstrap, topic),
+            timeout=900,
+            interval=0.05,
+            what="all three services to persist and commit every event",
+        )
         elapsed = time.perf_counter() - start
         after = _cpu_snapshot(stack, running)
-        result.cpu_us_per_event = {k: round((after[k] - before[k]) / count * 1e6, 1)
-                                   for k in after}
+        result.cpu_us_per_event = {k: round((after[k] - before[k]) / count * 1e6, 1) for k in after}
         result.publish_events_per_s = round(count / publish_s)
         result.fanout_events_per_s = round(count / elapsed)
 
         ids, _ = _publish(stack.bootstrap, topic, latency_count, rate, seed=2)
-        wait_for(lambda: _all_committed(stack.bootstrap, topic), timeout=600, interval=0.2,
-                 what="the latency run to be persisted")
+        wait_for(
+            lambda: _all_committed(stack.bootstrap, topic),
+            timeout=600,
+            interval=0.2,
+            what="the latency run to be persisted",
+        )
         result.latency_ms = {s: _latency(stack.database_url, s, ids) for s in SERVICES}
         result.peak_rss_mb = {s: _peak_rss_mb(p.pid) for s, p in running.items()}
         for p in running.values():
             proc.stop(p)
         _truncate(stack.database_url)
         result.db_ceiling_events_per_s = round(_db_ceiling(stack, count, batch))
-        result.ratio_to_ceiling = round(result.fanout_events_per_s / result.db_ceiling_events_per_s, 2)
+        result.ratio_to_ceiling = round(
+            result.fanout_events_per_s / result.db_ceiling_events_per_s, 2
+        )
     finally:
         for p in running.values():
             proc.stop(p)

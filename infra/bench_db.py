@@ -28,7 +28,7 @@ async def write_all(definition: ServiceDefinition, url: str, count: int, batch: 
     start = time.perf_counter()
     for i in range(0, count, batch):
         async with engine.begin() as conn:
-            await persist_batch(conn, definition, deliveries[i:i + batch], [])
+            await persist_batch(conn, definition, deliveries[i : i + batch], [])
     seconds = time.perf_counter() - start
     await engine.dispose()
     return seconds

@@ -1,10 +1,12 @@
 """Find and end processes a run started, even when the run itself was killed.
 
-Every child inherits FANOUT_STACK_HOME (set by the stack's owner) in its environment, so /proc tells us which are ours.
+Every child inherits FANOUT_STACK_HOME (set by the stack's owner) in its environment,
+so /proc tells us which are ours.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -31,17 +33,15 @@ def processes_of(home: Path) -> list[int]:
 def end_processes_of(home: Path, timeout: float = 20.0) -> list[int]:
     """SIGTERM every leftover, SIGKILL what is still alive at the deadline."""
     pids = processes_of(home)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    _signal_all(pids, signal.SIGTERM)
     try:
         wait_for(lambda: not processes_of(home), timeout=timeout, what="leftovers to exit")
     except AssertionError:
-        for pid in processes_of(home):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _signal_all(processes_of(home), signal.SIGKILL)
     return pids
+
+
+def _signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # it exited meanwhile: fine
+            os.kill(pid, sig)

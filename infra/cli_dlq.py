@@ -24,8 +24,12 @@ def register(app: typer.Typer) -> None:
     app.command(name="redrive")(redrive_command)
 
 
-def dlq(service: Service, topic: Topic = "multi-app-events", bootstrap: Bootstrap = None,
-        limit: Annotated[int, typer.Option(help="Newest N.")] = 50) -> None:
+def dlq(
+    service: Service,
+    topic: Topic = "multi-app-events",
+    bootstrap: Bootstrap = None,
+    limit: Annotated[int, typer.Option(help="Newest N.")] = 50,
+) -> None:
     """List SERVICE's dead letters: source position, reason, error and payload."""
     name = dlq_topic(topic, service)
     letters = asyncio.run(read_dead_letters(bootstrap or default_bootstrap(), name))
@@ -34,14 +38,26 @@ def dlq(service: Service, topic: Topic = "multi-app-events", bootstrap: Bootstra
         table.add_column(col, overflow="fold")
     for d in letters[-limit:]:
         payload = "(null)" if d.value is None else d.value[:120].decode(errors="replace")
-        table.add_row(str(d.offset), d.source, d.reason,
-                      d.headers.get("__connect.errors.exception.message", ""), payload)
+        table.add_row(
+            str(d.offset),
+            d.source,
+            d.reason,
+            d.headers.get("__connect.errors.exception.message", ""),
+            payload,
+        )
     console.print(table)
 
 
-def redrive_command(service: Service, topic: Topic = "multi-app-events",
-                    bootstrap: Bootstrap = None) -> None:
+def redrive_command(
+    service: Service, topic: Topic = "multi-app-events", bootstrap: Bootstrap = None
+) -> None:
     """Re-feed SERVICE's dead letters to SERVICE only (via its redrive topic)."""
-    sent = asyncio.run(redrive(bootstrap or default_bootstrap(), service,
-                               dlq_topic(topic, service), redrive_topic(topic, service)))
+    sent = asyncio.run(
+        redrive(
+            bootstrap or default_bootstrap(),
+            service,
+            dlq_topic(topic, service),
+            redrive_topic(topic, service),
+        )
+    )
     console.print(f"redrove {sent} dead letters to {redrive_topic(topic, service)}")

@@ -57,11 +57,15 @@ class DescribeByDefault(TyperGroup):
 
 
 topics_app = typer.Typer(
-    cls=DescribeByDefault, invoke_without_command=True, no_args_is_help=False,
+    cls=DescribeByDefault,
+    invoke_without_command=True,
+    no_args_is_help=False,
     help="List topics; `topics TOPIC` (or `topics describe TOPIC`) shows its partitions.",
 )
 groups_app = typer.Typer(
-    cls=DescribeByDefault, invoke_without_command=True, no_args_is_help=False,
+    cls=DescribeByDefault,
+    invoke_without_command=True,
+    no_args_is_help=False,
     help="List consumer groups; `groups GROUP` shows its offsets, lag and owners.",
 )
 
@@ -95,8 +99,9 @@ def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     except kafka_ops.OpsError as exc:
         _console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
     except KafkaError as exc:
-        _console(stderr=True).print(f"[red]Kafka at {bootstrap}:[/] {escape(str(exc))}",
-                                    highlight=False)
+        _console(stderr=True).print(
+            f"[red]Kafka at {bootstrap}:[/] {escape(str(exc))}", highlight=False
+        )
     raise typer.Exit(1)
 
 
@@ -139,8 +144,14 @@ def describe_topic(
     for col in ("partition", "leader", "replicas", "isr", "earliest", "log-end"):
         table.add_column(col, justify="right")
     for p in rows:
-        table.add_row(str(p.partition), str(p.leader), ",".join(map(str, p.replicas)),
-                      ",".join(map(str, p.isr)), str(p.earliest), str(p.log_end))
+        table.add_row(
+            str(p.partition),
+            str(p.leader),
+            ",".join(map(str, p.replicas)),
+            ",".join(map(str, p.isr)),
+            str(p.earliest),
+            str(p.log_end),
+        )
     _console().print(table)
     _console().print(f"offsets retained: {sum(p.log_end - p.earliest for p in rows)}")
 
@@ -155,8 +166,10 @@ def _text(raw: bytes | None) -> str:
 def format_record(record: ConsumerRecord[bytes, bytes]) -> str:
     """One line per event: partition, offset, key, timestamp (UTC), value."""
     when = datetime.fromtimestamp(record.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
-    return (f"partition={record.partition} offset={record.offset} key={_text(record.key)} "
-            f"timestamp={when.replace('+00:00', 'Z')} {_text(record.value)}")
+    return (
+        f"partition={record.partition} offset={record.offset} key={_text(record.key)} "
+        f"timestamp={when.replace('+00:00', 'Z')} {_text(record.value)}"
+    )
 
 
 def tail(
@@ -193,8 +206,15 @@ def tail(
         typer.echo(format_record(record))  # plain echo: event JSON is not rich markup
         shown += 1
 
-    job = kafka_ops.tail(server, topic, show, from_beginning=from_beginning,
-                         partition=partition, max_events=max_events, idle_timeout=timeout)
+    job = kafka_ops.tail(
+        server,
+        topic,
+        show,
+        from_beginning=from_beginning,
+        partition=partition,
+        max_events=max_events,
+        idle_timeout=timeout,
+    )
     # Ctrl-C: asyncio.run cancels the reader, whose finally has already stopped the consumer.
     with contextlib.suppress(KeyboardInterrupt):
         _run(job, server)
@@ -222,13 +242,20 @@ def groups(ctx: typer.Context, bootstrap: BootstrapOption = None) -> None:
 def _lag_table(group: str, state: str, rows: list[PartitionLag]) -> Table:
     table = Table(title=escape(f"group {group} ({state})"))
     for col in ("topic", "partition", "committed", "log-end", "lag", "client id", "host"):
-        table.add_column(col, justify="right" if col in {"partition", "committed", "log-end",
-                                                         "lag"} else "left")
+        table.add_column(
+            col, justify="right" if col in {"partition", "committed", "log-end", "lag"} else "left"
+        )
     for r in rows:
         owner = r.owner
-        table.add_row(r.topic, str(r.partition), _offset(r.committed), str(r.log_end),
-                      _offset(r.lag), escape(owner.client_id) if owner else "-",
-                      owner.host if owner else "-")
+        table.add_row(
+            r.topic,
+            str(r.partition),
+            _offset(r.committed),
+            str(r.log_end),
+            _offset(r.lag),
+            escape(owner.client_id) if owner else "-",
+            owner.host if owner else "-",
+        )
     return table
 
 
@@ -296,9 +323,11 @@ def reset_offsets(
     to_datetime: Annotated[
         datetime | None,
         typer.Option(
-            "--to-datetime", parser=_parse_when, metavar="ISO8601",
+            "--to-datetime",
+            parser=_parse_when,
+            metavar="ISO8601",
             help="First event at or after this time (e.g. 2026-01-31T12:00:00Z; "
-                 "without a zone it is local time); the log end where there is none.",
+            "without a zone it is local time); the log end where there is none.",
         ),
     ] = None,
     execute: Annotated[
@@ -364,8 +393,7 @@ def docker_compose_config(quiet: bool = False) -> subprocess.CompletedProcess[st
     if quiet:
         argv.append("-q")
     # Read from stdin, so relative paths (build context) resolve against cwd: the repo root.
-    return subprocess.run(argv, input=text, capture_output=True, text=True, cwd=ROOT,
-                          check=False)
+    return subprocess.run(argv, input=text, capture_output=True, text=True, cwd=ROOT, check=False)
 
 
 def resolved_compose() -> dict[str, Any]:

@@ -37,50 +37,77 @@ def bench(
 
     r = run_bench(events_, rate, latency_events, batch)
     console.print(f"published {r.events:,} events (acks=all): {r.publish_events_per_s:,.0f}/s")
-    console.print(f"fanned out to 3 services, persisted and committed: "
-                  f"[bold]{r.fanout_events_per_s:,.0f} events/s[/bold]")
-    console.print(f"database ceiling (same writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
-                  f"events/s per service in parallel; ratio {r.ratio_to_ceiling:.2f}")
+    console.print(
+        f"fanned out to 3 services, persisted and committed: "
+        f"[bold]{r.fanout_events_per_s:,.0f} events/s[/bold]"
+    )
+    console.print(
+        f"database ceiling (same writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
+        f"events/s per service in parallel; ratio {r.ratio_to_ceiling:.2f}"
+    )
     cpu = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
-    console.print(f"CPU µs per fanned-out event: {cpu} (sum {sum(r.cpu_us_per_event.values()):.0f}"
-                  f" on {os.cpu_count()} cores)")
+    console.print(
+        f"CPU µs per fanned-out event: {cpu} (sum {sum(r.cpu_us_per_event.values()):.0f}"
+        f" on {os.cpu_count()} cores)"
+    )
     for s, lat in r.latency_ms.items():
-        console.print(f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
-                      f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB")
+        console.print(
+            f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
+            f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB"
+        )
 
 
 def publish_command(
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="Events to send.")] = 1000,
     rate: Annotated[float, typer.Option(help="Events per second; 0 = as fast as possible.")] = 0,
-    acks: Annotated[str, typer.Option(help="all (idempotent, acknowledged), 1, or 0 "
-                                           "(fire-and-forget).")] = "all",
+    acks: Annotated[
+        str, typer.Option(help="all (idempotent, acknowledged), 1, or 0 (fire-and-forget).")
+    ] = "all",
     users: Annotated[int, typer.Option(min=1, help="Distinct user_id keys.")] = 100,
     seed: Annotated[int | None, typer.Option(help="Reproducible events.")] = None,
     topic: Annotated[str, typer.Option()] = "multi-app-events",
-    bootstrap: Annotated[str | None, typer.Option(help="Default: the `./fanout up` broker.")] = None,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Default: the `./fanout up` broker.")
+    ] = None,
 ) -> None:
     """Publish COUNT events keyed by user_id and report how many the broker acknowledged."""
     if acks not in ("all", "1", "0"):
         raise typer.BadParameter("acks must be all, 1 or 0")
-    result = asyncio.run(_publish(bootstrap or default_bootstrap(), topic, count, rate, acks,
-                                  users, seed))
+    result = asyncio.run(
+        _publish(bootstrap or default_bootstrap(), topic, count, rate, acks, users, seed)
+    )
     rate_done = result.sent / result.seconds if result.seconds else 0.0
     acked = "n/a (acks=0: the broker does not answer)" if acks == "0" else str(result.acknowledged)
-    console.print(f"sent {result.sent}, acknowledged {acked}, failed {result.failed} "
-                  f"in {result.seconds:.2f}s ({rate_done:,.0f} events/s, acks={acks})")
+    console.print(
+        f"sent {result.sent}, acknowledged {acked}, failed {result.failed} "
+        f"in {result.seconds:.2f}s ({rate_done:,.0f} events/s, acks={acks})"
+    )
     if result.failed:
         raise typer.Exit(1)
 
 
-async def _publish(bootstrap: str, topic: str, count: int, rate: float, acks: str, users: int,
-                   seed: int | None) -> PublishResult:
+async def _publish(
+    bootstrap: str, topic: str, count: int, rate: float, acks: str, users: int, seed: int | None
+) -> PublishResult:
     producer = make_producer(bootstrap, acks)
     await producer.start()
     try:
-        with Progress(TextColumn("publishing"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("publishing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("publish", total=count)
-            return await publish(producer, topic, events(count, users, seed), rate=rate,
-                                 on_sent=lambda n: bar.advance(task, n), acks=acks)
+            return await publish(
+                producer,
+                topic,
+                events(count, users, seed),
+                rate=rate,
+                on_sent=lambda n: bar.advance(task, n),
+                acks=acks,
+            )
     finally:
         await producer.stop()

@@ -39,8 +39,10 @@ def _console() -> Console:
 
 def default_reader_url(settings: StackSettings) -> str:
     """The `./fanout up` database as the read-only role (the admin URL with its user swapped)."""
-    admin = settings.database_url or PostgresServer(
-        state_root() / "up" / "postgres", settings.pg_port).url
+    admin = (
+        settings.database_url
+        or PostgresServer(state_root() / "up" / "postgres", settings.pg_port).url
+    )
     return readside.reader_url(admin)
 
 
@@ -49,8 +51,11 @@ def parse_groups(values: list[str] | None) -> dict[str, str]:
     for value in values or []:
         service, sep, group = value.partition("=")
         if not sep or service not in groups or not group:
-            raise typer.BadParameter(f"{value!r}: expected SERVICE=GROUP with SERVICE one of "
-                                     f"{', '.join(readside.SERVICES)}", param_hint="--group")
+            raise typer.BadParameter(
+                f"{value!r}: expected SERVICE=GROUP with SERVICE one of "
+                f"{', '.join(readside.SERVICES)}",
+                param_hint="--group",
+            )
         groups[service] = group
     return groups
 
@@ -90,14 +95,35 @@ async def poll_until_reconciled(
 
 def services_table(recons: list[ServiceRecon], topic: str) -> Table:
     table = Table(title=f"reconciliation of {topic}")
-    for col in ("service", "group", "published", "persisted", "invalid", "persisted+invalid",
-                "committed", "lag", "duplicates absorbed", "persisted, not committed", "status"):
+    for col in (
+        "service",
+        "group",
+        "published",
+        "persisted",
+        "invalid",
+        "persisted+invalid",
+        "committed",
+        "lag",
+        "duplicates absorbed",
+        "persisted, not committed",
+        "status",
+    ):
         table.add_column(col, justify="left" if col in ("service", "group", "status") else "right")
     for r in recons:
         status = "[green]reconciled[/]" if r.reconciled else "[red]gap[/]"
-        table.add_row(r.service, r.group, str(r.published), str(r.persisted), str(r.invalid),
-                      str(r.persisted + r.invalid), str(r.committed), str(r.lag),
-                      str(r.duplicates), str(r.window), status)
+        table.add_row(
+            r.service,
+            r.group,
+            str(r.published),
+            str(r.persisted),
+            str(r.invalid),
+            str(r.persisted + r.invalid),
+            str(r.committed),
+            str(r.lag),
+            str(r.duplicates),
+            str(r.window),
+            status,
+        )
     return table
 
 
@@ -118,19 +144,39 @@ def partitions_table(recons: list[ServiceRecon]) -> Table:
 
 
 def reconcile(
-    bootstrap: Annotated[str | None, typer.Option(
-        "--bootstrap", help="Kafka bootstrap servers.",
-        show_default="127.0.0.1:$FANOUT_KAFKA_PORT (9092), the ./fanout up broker")] = None,
-    database_url: Annotated[str | None, typer.Option(
-        "--database-url", help="A role that can read the three schemas.",
-        show_default="the ./fanout up database as fanout_reader")] = None,
-    topic: Annotated[str | None, typer.Option(
-        "--topic", show_default="multi-app-events", help="The events topic.")] = None,
-    group: Annotated[list[str] | None, typer.Option(
-        "--group", help="SERVICE=GROUP when a service's consumer group is not its name "
-                        "(repeatable).")] = None,
-    wait: Annotated[float, typer.Option(
-        "--wait", min=0, help="Poll until reconciled or this many seconds have passed.")] = 0,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap",
+            help="Kafka bootstrap servers.",
+            show_default="127.0.0.1:$FANOUT_KAFKA_PORT (9092), the ./fanout up broker",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="A role that can read the three schemas.",
+            show_default="the ./fanout up database as fanout_reader",
+        ),
+    ] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option("--topic", show_default="multi-app-events", help="The events topic."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            help="SERVICE=GROUP when a service's consumer group is not its name (repeatable).",
+        ),
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait", min=0, help="Poll until reconciled or this many seconds have passed."
+        ),
+    ] = 0,
 ) -> None:
     """Published vs persisted vs committed, per service and per partition.
 
@@ -155,5 +201,8 @@ def reconcile(
     if gaps:
         console.print(f"not reconciled{f' after {wait:g} s' if wait else ''}", highlight=False)
         raise typer.Exit(EXIT_GAP)
-    console.print("[green]reconciled:[/] every event published is persisted (or invalid) "
-                  "and committed, in every service", highlight=False)
+    console.print(
+        "[green]reconciled:[/] every event published is persisted (or invalid) "
+        "and committed, in every service",
+        highlight=False,
+    )

@@ -61,7 +61,9 @@ def up(
     stack = Stack(settings, "up")
     running = read_status(stack.home)
     if running:
-        console.print(f"fanout is already running (pid {running['pid']}); `./fanout down` stops it.")
+        console.print(
+            f"fanout is already running (pid {running['pid']}); `./fanout down` stops it."
+        )
         raise typer.Exit(1)
     if detach:
         _detach(brokers, infra_only, stack)
@@ -76,8 +78,14 @@ def _detach(brokers: int, infra_only: bool, stack: Stack) -> None:
     log = stack.home / "up.log"
     stack.home.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        child = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=ROOT,
+        )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         st = read_status(stack.home)
@@ -167,8 +175,6 @@ def reset(
     console.print(f"deleted {home}")
 
 
-
-
 def _service_status(service: str) -> tuple[dict, dict]:
     st = read_status(state_root() / "up")
     if not st:
@@ -192,7 +198,9 @@ def _wait_new_pid(service: str, old_pid: int, timeout: float = 60) -> int:
     raise typer.Exit(1)
 
 
-def restart(service: Annotated[str, typer.Argument(help="publisher, analytics, billing or audit")]) -> None:
+def restart(
+    service: Annotated[str, typer.Argument(help="publisher, analytics, billing or audit")],
+) -> None:
     """Stop SERVICE cleanly (SIGTERM: it finishes its batch); the supervisor starts it again."""
     _, svc = _service_status(service)
     os.kill(int(svc["pid"]), 15)

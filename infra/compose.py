@@ -51,8 +51,14 @@ def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[Servi
     return specs
 
 
-def local_variables(bootstrap: str, pg_host: str, pg_port: int, web_base: int,
-                    partitions: int = 6, replication: int = 1) -> dict[str, str]:
+def local_variables(
+    bootstrap: str,
+    pg_host: str,
+    pg_port: int,
+    web_base: int,
+    partitions: int = 6,
+    replication: int = 1,
+) -> dict[str, str]:
     """Values for compose.yml's ${...} that point the processes at the local stack."""
     return {
         "FANOUT_PARTITIONS": str(partitions),

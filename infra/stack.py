@@ -28,7 +28,9 @@ class Stack:
     def __post_init__(self) -> None:
         s = self.settings
         self.kafka = KafkaCluster(self.home / "kafka", port=s.kafka_port, nodes=s.brokers)
-        self.postgres = None if s.database_url else PostgresServer(self.home / "postgres", s.pg_port)
+        self.postgres = (
+            None if s.database_url else PostgresServer(self.home / "postgres", s.pg_port)
+        )
         # Inherited by every child (broker, database, services): lets cleanup find them all.
         os.environ["FANOUT_STACK_HOME"] = str(self.home)
 

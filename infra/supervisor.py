@@ -45,8 +45,11 @@ class Supervisor:
     def specs(self) -> list[ServiceSpec]:
         db = urlsplit(self.stack.database_url)
         variables = local_variables(
-            self.stack.bootstrap, db.hostname or "127.0.0.1", db.port or 5432,
-            self.stack.settings.web_port, self.stack.settings.partitions,
+            self.stack.bootstrap,
+            db.hostname or "127.0.0.1",
+            db.port or 5432,
+            self.stack.settings.web_port,
+            self.stack.settings.partitions,
             self.stack.settings.replication,
         )
         return load_specs({**os.environ, **variables})
@@ -72,7 +75,8 @@ class Supervisor:
             "kafka_pids": [n.process.pid for n in self.stack.kafka.members if n.process],
             "database": self.stack.database_url,
             "postgres_pid": self.stack.postgres.process.pid
-            if self.stack.postgres and self.stack.postgres.process else None,
+            if self.stack.postgres and self.stack.postgres.process
+            else None,
             "topic": self.stack.settings.topic,
             "services": services,
         }
@@ -108,7 +112,10 @@ class Supervisor:
     def watch(self) -> None:
         while not self.stopping:
             for name, r in self.running.items():
-                if r.process.poll() is not None and time.monotonic() - r.started > RESTART_BACKOFF_S:
+                if (
+                    r.process.poll() is not None
+                    and time.monotonic() - r.started > RESTART_BACKOFF_S
+                ):
                     self.running[name] = Running(r.spec, self.spawn(r.spec), r.restarts + 1)
                     self.write_status()
             time.sleep(0.5)  # supervision tick

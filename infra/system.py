@@ -34,6 +34,7 @@ def ensure_command(command: str, package: str) -> str:
 
 def postgres_bindir() -> Path:
     """Directory of Debian's PostgreSQL server binaries (newest installed major)."""
+
     def find() -> Path | None:
         majors = sorted(
             (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "postgres").exists()),

@@ -56,9 +56,14 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
     @app.page("/health")
     async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         ok = stats.db_up
-        body = {"service": settings.service_name, "group": settings.group, "db_up": stats.db_up,
-                "batches": stats.batches, "assigned": sorted(stats.assigned),
-                "positioned": sorted(stats.positioned)}
+        body = {
+            "service": settings.service_name,
+            "group": settings.group,
+            "db_up": stats.db_up,
+            "batches": stats.batches,
+            "assigned": sorted(stats.assigned),
+            "positioned": sorted(stats.positioned),
+        }
         return web.json(body, status=200 if ok else 503)
 
     @app.page("/metrics")

@@ -7,16 +7,16 @@ multi-row VALUES list that is rebuilt, re-parsed and re-planned for every batch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import psycopg
-
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from psycopg.types.array import ListBinaryDumper
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.types import TypeEngine
 
 
-def unnest(types: Mapping[str, TypeEngine[object]]) -> sa.TableValuedAlias:
+def unnest(types: Mapping[str, TypeEngine[Any]]) -> sa.TableValuedAlias:
     """``unnest(CAST(:a AS type[]), CAST(:b AS type[]), …) AS (a, b, …)``: one row per index."""
     arrays = [sa.cast(sa.bindparam(name), ARRAY(t)) for name, t in types.items()]
     return sa.func.unnest(*arrays).table_valued(*types).render_derived()

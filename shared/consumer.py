@@ -84,8 +84,9 @@ class BatchConsumer(Service):
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
         )
         # The redrive topic carries dead letters re-fed to this service only.
-        self._kafka.subscribe([s.events_topic, s.redrive_topic],
-                              listener=_Assignment(self.stats, s.events_topic))
+        self._kafka.subscribe(
+            [s.events_topic, s.redrive_topic], listener=_Assignment(self.stats, s.events_topic)
+        )
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
 
@@ -173,7 +174,9 @@ class BatchConsumer(Service):
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
             wait=wait_exponential(multiplier=0.2, max=5),
-            before_sleep=lambda rs: self.stats.set_db(False, repr(rs.outcome.exception())),
+            before_sleep=lambda rs: self.stats.set_db(
+                False, repr(rs.outcome.exception() if rs.outcome else None)
+            ),
             reraise=True,
         )
         async for attempt in retrying:
@@ -186,18 +189,29 @@ class BatchConsumer(Service):
         """The crash switch: die after the DB commit, before the offset commit."""
         planned = self.settings.crash_after_batch == self.stats.batches
         if planned or self.crash_requested:
-            print(f"{self.settings.service_name}: crash switch after batch {self.stats.batches}: "
-                  "DB committed, offsets not", file=sys.stderr, flush=True)
+            print(
+                f"{self.settings.service_name}: crash switch after batch {self.stats.batches}: "
+                "DB committed, offsets not",
+                file=sys.stderr,
+                flush=True,
+            )
             os._exit(CRASH_EXIT_CODE)
 
-    async def commit_offsets(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+    async def commit_offsets(
+        self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
+    ) -> None:
         owned = kafka.assignment()
         mine = {tp: off for tp, off in offsets.items() if tp in owned}
         try:
             if mine:
                 await kafka.commit(mine)
-                self.stats.record_commit({tp.partition: off for tp, off in mine.items()
-                                          if tp.topic == self.settings.events_topic})
+                self.stats.record_commit(
+                    {
+                        tp.partition: off
+                        for tp, off in mine.items()
+                        if tp.topic == self.settings.events_topic
+                    }
+                )
         except (CommitFailedError, IllegalStateError) as exc:
             # A rebalance moved partitions away: their new owner redelivers from the last
             # committed offset and the inbox absorbs what this batch already applied.
@@ -208,8 +222,15 @@ class BatchConsumer(Service):
 def poisoned(d: Delivery, exc: BaseException) -> Rejected:
     # The driver's own message, not SQLAlchemy's (which repeats the whole statement).
     message = str(getattr(exc, "orig", None) or exc).strip()[:500]
-    return Rejected(d.topic, d.partition, d.offset, d.raw, "handler_error",
-                    f"{type(exc).__name__}: {message}", d.event.event_id)
+    return Rejected(
+        d.topic,
+        d.partition,
+        d.offset,
+        d.raw,
+        "handler_error",
+        f"{type(exc).__name__}: {message}",
+        d.event.event_id,
+    )
 
 
 class _Assignment(ConsumerRebalanceListener):

@@ -45,7 +45,8 @@ class DeadLetterSender:
     async def start(self) -> None:
         # Created here, not in __init__: aiokafka binds to the running event loop.
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_list, acks="all", enable_idempotence=True)
+            bootstrap_servers=self.settings.bootstrap_list, acks="all", enable_idempotence=True
+        )
         await self.producer.start()
 
     async def stop(self) -> None:
@@ -58,7 +59,8 @@ class DeadLetterSender:
         assert self.producer is not None, "start() first"
         futures = [
             await self.producer.send(
-                self.settings.dlq_topic, r.raw,
+                self.settings.dlq_topic,
+                r.raw,
                 key=f"{r.topic}:{r.partition}:{r.offset}".encode(),
                 headers=headers(r, self.settings.service_name),
             )
@@ -83,8 +85,10 @@ class DeadLetter:
     @property
     def source(self) -> str:
         h = self.headers
-        return (f"{h.get('__connect.errors.topic')}[{h.get('__connect.errors.partition')}]"
-                f"@{h.get('__connect.errors.offset')}")
+        return (
+            f"{h.get('__connect.errors.topic')}[{h.get('__connect.errors.partition')}]"
+            f"@{h.get('__connect.errors.offset')}"
+        )
 
 
 async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
@@ -113,16 +117,24 @@ async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
 
 
 def _dead_letter(r: ConsumerRecord) -> DeadLetter:
-    return DeadLetter(r.partition, r.offset, (r.key or b"").decode(errors="replace"), r.value,
-                      {k: v.decode(errors="replace") for k, v in r.headers})
+    return DeadLetter(
+        r.partition,
+        r.offset,
+        (r.key or b"").decode(errors="replace"),
+        r.value,
+        {k: v.decode(errors="replace") for k, v in r.headers},
+    )
 
 
 async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: str) -> int:
     """Re-feed dead letters not redriven before to ``service`` alone, through its redrive
     topic (no other group reads it). A group on the dead-letter topic remembers how far."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=f"{service}-redrive", enable_auto_commit=False,
-        auto_offset_reset="earliest")
+        bootstrap_servers=bootstrap,
+        group_id=f"{service}-redrive",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
@@ -133,10 +145,19 @@ async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: s
         sent = 0
         while await _behind(consumer, ends):
             batch = await consumer.getmany(timeout_ms=1000)
-            futures = [await producer.send(redrive_topic, r.value, key=r.key,
-                                           headers=[*r.headers, ("fanout.redriven-from",
-                                                    f"{dlq_topic}[{r.partition}]@{r.offset}".encode())])
-                       for recs in batch.values() for r in recs]
+            futures = [
+                await producer.send(
+                    redrive_topic,
+                    r.value,
+                    key=r.key,
+                    headers=[
+                        *r.headers,
+                        ("fanout.redriven-from", f"{dlq_topic}[{r.partition}]@{r.offset}".encode()),
+                    ],
+                )
+                for recs in batch.values()
+                for r in recs
+            ]
             for f in futures:
                 await f
             sent += len(futures)

@@ -25,8 +25,15 @@ from shared.schema import ConsumerTables
 from shared.service import ServiceDefinition
 
 INBOX_COLUMNS = ("event_id", "fingerprint", "partition", "kafka_offset", "event_time")
-PROGRESS_COLUMNS = ("topic", "partition", "persisted_offset", "processed", "duplicates",
-                    "invalid", "last_event_time")
+PROGRESS_COLUMNS = (
+    "topic",
+    "partition",
+    "persisted_offset",
+    "processed",
+    "duplicates",
+    "invalid",
+    "last_event_time",
+)
 DEAD_COLUMNS = ("topic", "partition", "kafka_offset", "event_id", "reason", "error", "payload")
 
 
@@ -50,7 +57,8 @@ class BatchResult:
     duplicates: list[Delivery] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     partitions: dict[tuple[str, int], PartitionTally] = field(
-        default_factory=lambda: defaultdict(PartitionTally))
+        default_factory=lambda: defaultdict(PartitionTally)
+    )
 
     def merge(self, other: BatchResult) -> None:
         self.new += other.new
@@ -62,22 +70,28 @@ class BatchResult:
             mine.new += t.new
             mine.duplicates += t.duplicates
             mine.invalid += t.invalid
-            if t.last_event_time and (not mine.last_event_time or t.last_event_time > mine.last_event_time):
+            if t.last_event_time and (
+                not mine.last_event_time or t.last_event_time > mine.last_event_time
+            ):
                 mine.last_event_time = t.last_event_time
 
 
 @cache
 def _inbox_insert(inbox: sa.Table) -> sa.Executable:
-    return (bulk_insert(inbox, INBOX_COLUMNS)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(inbox.c.event_id))
+    return (
+        bulk_insert(inbox, INBOX_COLUMNS)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(inbox.c.event_id)
+    )
 
 
 @cache
 def _dead_insert(dead: sa.Table) -> sa.Executable:
-    return (bulk_insert(dead, DEAD_COLUMNS)
-            .on_conflict_do_nothing(index_elements=["topic", "partition", "kafka_offset"])
-            .returning(dead.c.topic, dead.c.partition))
+    return (
+        bulk_insert(dead, DEAD_COLUMNS)
+        .on_conflict_do_nothing(index_elements=["topic", "partition", "kafka_offset"])
+        .returning(dead.c.topic, dead.c.partition)
+    )
 
 
 @cache
@@ -118,8 +132,10 @@ async def persist_batch(
     if first:
         batch = list(first.values())
         params = arrays(
-            event_id=first, fingerprint=prints.values(),
-            partition=(d.partition for d in batch), kafka_offset=(d.offset for d in batch),
+            event_id=first,
+            fingerprint=prints.values(),
+            partition=(d.partition for d in batch),
+            kafka_offset=(d.offset for d in batch),
             event_time=(d.event.occurred_at for d in batch),
         )
         inserted = set((await conn.execute(_inbox_insert(tables.inbox), params)).scalars())
@@ -142,8 +158,14 @@ async def persist_batch(
 
 
 def conflict(d: Delivery) -> Rejected:
-    return Rejected(d.topic, d.partition, d.offset, d.raw, "conflicting_duplicate",
-                    f"event_id {d.event.event_id} was first stored with another payload")
+    return Rejected(
+        d.topic,
+        d.partition,
+        d.offset,
+        d.raw,
+        "conflicting_duplicate",
+        f"event_id {d.event.event_id} was first stored with another payload",
+    )
 
 
 async def _stored_prints(
@@ -153,8 +175,9 @@ async def _stored_prints(
         return {}
     inbox = tables.inbox
     rows = await conn.execute(
-        sa.select(inbox.c.event_id, inbox.c.fingerprint)
-        .where(inbox.c.event_id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Uuid)))),
+        sa.select(inbox.c.event_id, inbox.c.fingerprint).where(
+            inbox.c.event_id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Uuid)))
+        ),
         {"ids": [d.event.event_id for d in deliveries]},
     )
     return {i: bytes(f) for i, f in rows}
@@ -166,11 +189,18 @@ async def _dead_letter(conn: AsyncConnection, tables: ConsumerTables, result: Ba
     if not result.rejected:
         return
     rj = result.rejected
-    rows = await conn.execute(_dead_insert(tables.dead_letters), arrays(
-        topic=(r.topic for r in rj), partition=(r.partition for r in rj),
-        kafka_offset=(r.offset for r in rj), event_id=(r.event_id for r in rj),
-        reason=(r.reason for r in rj), error=(r.error for r in rj), payload=(r.raw for r in rj),
-    ))
+    rows = await conn.execute(
+        _dead_insert(tables.dead_letters),
+        arrays(
+            topic=(r.topic for r in rj),
+            partition=(r.partition for r in rj),
+            kafka_offset=(r.offset for r in rj),
+            event_id=(r.event_id for r in rj),
+            reason=(r.reason for r in rj),
+            error=(r.error for r in rj),
+            payload=(r.raw for r in rj),
+        ),
+    )
     for topic, partition in rows:
         result.partitions[(topic, partition)].invalid += 1
 

@@ -97,7 +97,9 @@ class OffsetMove:
 async def offsets_client(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer without a group: asks for offsets, never joins or commits."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
         request_timeout_ms=10000,
     )
     await consumer.start()
@@ -147,9 +149,14 @@ async def describe_topic(bootstrap: str, topic: str) -> list[PartitionInfo]:
         earliest = await consumer.beginning_offsets(tps)
         ends = await consumer.end_offsets(tps)
     rows = [
-        PartitionInfo(p["partition"], p["leader"], list(p["replicas"]), list(p["isr"]),
-                      earliest[TopicPartition(topic, p["partition"])],
-                      ends[TopicPartition(topic, p["partition"])])
+        PartitionInfo(
+            p["partition"],
+            p["leader"],
+            list(p["replicas"]),
+            list(p["isr"]),
+            earliest[TopicPartition(topic, p["partition"])],
+            ends[TopicPartition(topic, p["partition"])],
+        )
         for p in meta["partitions"]
     ]
     return sorted(rows, key=lambda r: r.partition)
@@ -267,8 +274,10 @@ async def group_lag(bootstrap: str, group: str) -> tuple[GroupInfo, list[Partiti
         return info, []
     async with offsets_client(bootstrap) as consumer:
         ends = await consumer.end_offsets(tps)
-    rows = [PartitionLag(tp.topic, tp.partition, committed.get(tp), ends[tp], owners.get(tp))
-            for tp in sorted(tps)]
+    rows = [
+        PartitionLag(tp.topic, tp.partition, committed.get(tp), ends[tp], owners.get(tp))
+        for tp in sorted(tps)
+    ]
     return info, rows
 
 
@@ -276,8 +285,9 @@ async def committed_for(bootstrap: str, group: str, topic: str) -> dict[int, int
     """The group's committed offsets on ``topic`` read back from the broker."""
     async with admin_client(bootstrap) as admin:
         offsets = await admin.list_consumer_group_offsets(group)
-    return {tp.partition: m.offset for tp, m in offsets.items()
-            if tp.topic == topic and m.offset >= 0}
+    return {
+        tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset >= 0
+    }
 
 
 async def ensure_group_idle(bootstrap: str, group: str) -> GroupInfo:
@@ -323,8 +333,12 @@ async def apply_reset(bootstrap: str, group: str, topic: str, moves: list[Offset
     await ensure_group_idle(bootstrap, group)
     # aiokafka 0.14's admin client has no AlterConsumerGroupOffsets: commit as a member-less
     # ("simple") consumer of the group with a manual assignment, which joins nothing.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False, request_timeout_ms=10000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        request_timeout_ms=10000,
+    )
     await consumer.start()
     try:
         tps = {TopicPartition(topic, m.partition): m.new for m in moves}

@@ -72,5 +72,7 @@ async def async_wait_for(
         except Exception as exc:  # noqa: BLE001
             last = exc
         if time.monotonic() >= deadline:
-            raise DeadlineExceeded(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+            raise DeadlineExceeded(
+                f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}"
+            )
         await asyncio.sleep(interval)  # poll interval, bounded by the deadline above

@@ -74,10 +74,16 @@ async def read_progress(
 ) -> dict[int, PartitionProgress]:
     """The service's progress on ``topic`` (its redrive topic has rows of its own)."""
     progress = TABLES[service][1]
-    rows = await conn.execute(sa.select(
-        progress.c.partition, progress.c.persisted_offset, progress.c.processed,
-        progress.c.duplicates, progress.c.invalid, progress.c.last_event_time,
-    ).where(progress.c.topic == topic))
+    rows = await conn.execute(
+        sa.select(
+            progress.c.partition,
+            progress.c.persisted_offset,
+            progress.c.processed,
+            progress.c.duplicates,
+            progress.c.invalid,
+            progress.c.last_event_time,
+        ).where(progress.c.topic == topic)
+    )
     return {r.partition: PartitionProgress(*r) for r in rows}
 
 
@@ -89,8 +95,13 @@ async def inbox_rows(conn: AsyncConnection, service: str) -> int:
 async def recent_events(conn: AsyncConnection, service: str, limit: int) -> list[dict[str, Any]]:
     """The last ``limit`` events persisted, newest first, with the service's own columns."""
     inbox = TABLES[service][0]
-    cols: list[Any] = [inbox.c.event_id, inbox.c.partition, inbox.c.kafka_offset,
-                       inbox.c.event_time, inbox.c.persisted_at]
+    cols: list[Any] = [
+        inbox.c.event_id,
+        inbox.c.partition,
+        inbox.c.kafka_offset,
+        inbox.c.event_time,
+        inbox.c.persisted_at,
+    ]
     source: Any = inbox
     if service == "billing":
         led = billing.ledger
@@ -101,9 +112,12 @@ async def recent_events(conn: AsyncConnection, service: str, limit: int) -> list
         cols += [ev.c.event_type, ev.c.delivery_count]
         source = inbox.outerjoin(ev, ev.c.event_id == inbox.c.event_id)
     # One batch shares one persisted_at (its transaction's time): event time orders within it.
-    stmt = (sa.select(*cols).select_from(source)
-            .order_by(inbox.c.persisted_at.desc(), inbox.c.event_time.desc(),
-                      inbox.c.event_id).limit(limit))
+    stmt = (
+        sa.select(*cols)
+        .select_from(source)
+        .order_by(inbox.c.persisted_at.desc(), inbox.c.event_time.desc(), inbox.c.event_id)
+        .limit(limit)
+    )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
@@ -114,16 +128,21 @@ async def minute_counts(conn: AsyncConnection, minutes: int) -> list[tuple[datet
     still shows."""
     t = analytics.type_minute_counts
     newest = sa.select(sa.func.max(t.c.minute)).scalar_subquery()
-    stmt = (sa.select(t.c.minute, t.c.event_type, t.c.count)
-            .where(t.c.minute > newest - sa.literal(timedelta(minutes=minutes), sa.Interval))
-            .order_by(t.c.minute, t.c.event_type))
-    return [(r.minute, r.event_type, int(r.count)) for r in await conn.execute(stmt)]
+    stmt = (
+        sa.select(t.c.minute, t.c.event_type, t.c.count)
+        .where(t.c.minute > newest - sa.literal(timedelta(minutes=minutes), sa.Interval))
+        .order_by(t.c.minute, t.c.event_type)
+    )
+    return [
+        (r.minute, r.event_type, int(r[2])) for r in await conn.execute(stmt)
+    ]  # r.count is tuple.count
 
 
 async def type_totals(conn: AsyncConnection) -> dict[str, int]:
     t = analytics.type_minute_counts
     rows = await conn.execute(
-        sa.select(t.c.event_type, sa.func.sum(t.c.count)).group_by(t.c.event_type))
+        sa.select(t.c.event_type, sa.func.sum(t.c.count)).group_by(t.c.event_type)
+    )
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -142,28 +161,37 @@ class LedgerTotals:
 async def ledger_totals(conn: AsyncConnection) -> LedgerTotals:
     led, bal = billing.ledger, billing.balances
     zero = sa.literal(Decimal("0.00"))
-    row = (await conn.execute(sa.select(
-        sa.func.count(),
-        sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount < 0), zero),
-        sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount > 0), zero),
-    ))).one()
+    row = (
+        await conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount < 0), zero),
+                sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount > 0), zero),
+            )
+        )
+    ).one()
     users = (await conn.execute(sa.select(sa.func.count()).select_from(bal))).scalar_one()
     return LedgerTotals(int(row[0]), Decimal(row[1]), Decimal(row[2]), int(users))
 
 
 async def top_balances(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
     bal = billing.balances
-    stmt = (sa.select(bal.c.user_id, bal.c.balance, bal.c.entries)
-            .order_by(bal.c.balance.desc(), bal.c.user_id).limit(limit))
+    stmt = (
+        sa.select(bal.c.user_id, bal.c.balance, bal.c.entries)
+        .order_by(bal.c.balance.desc(), bal.c.user_id)
+        .limit(limit)
+    )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
 async def audit_event(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, Any] | None:
     """audit's row for one event with its inbox entry (event time, when it was persisted)."""
     ev, inbox = audit.events, audit.inbox
-    stmt = (sa.select(ev, inbox.c.event_time, inbox.c.persisted_at)
-            .select_from(ev.outerjoin(inbox, inbox.c.event_id == ev.c.event_id))
-            .where(ev.c.event_id == event_id))
+    stmt = (
+        sa.select(ev, inbox.c.event_time, inbox.c.persisted_at)
+        .select_from(ev.outerjoin(inbox, inbox.c.event_id == ev.c.event_id))
+        .where(ev.c.event_id == event_id)
+    )
     row = (await conn.execute(stmt)).first()
     return dict(row._mapping) if row else None
 
@@ -171,27 +199,45 @@ async def audit_event(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, A
 async def audit_deliveries(conn: AsyncConnection, event_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every delivery of one event, in order: the first applied, the rest absorbed."""
     d = audit.deliveries
-    stmt = (sa.select(d.c.delivered_at, d.c.topic, d.c.partition, d.c.kafka_offset, d.c.applied)
-            .where(d.c.event_id == event_id).order_by(d.c.id))
+    stmt = (
+        sa.select(d.c.delivered_at, d.c.topic, d.c.partition, d.c.kafka_offset, d.c.applied)
+        .where(d.c.event_id == event_id)
+        .order_by(d.c.id)
+    )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
 async def redelivered_events(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
     """audit: the events delivered more than once, most recently redelivered first."""
     ev = audit.events
-    stmt = (sa.select(ev.c.event_id, ev.c.event_type, ev.c.partition, ev.c.kafka_offset,
-                      ev.c.delivery_count, ev.c.first_seen, ev.c.last_seen)
-            .where(ev.c.delivery_count > 1).order_by(ev.c.last_seen.desc()).limit(limit))
+    stmt = (
+        sa.select(
+            ev.c.event_id,
+            ev.c.event_type,
+            ev.c.partition,
+            ev.c.kafka_offset,
+            ev.c.delivery_count,
+            ev.c.first_seen,
+            ev.c.last_seen,
+        )
+        .where(ev.c.delivery_count > 1)
+        .order_by(ev.c.last_seen.desc())
+        .limit(limit)
+    )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
 
 
 async def redelivery_totals(conn: AsyncConnection) -> tuple[int, int]:
     """audit: (events delivered more than once, redeliveries absorbed in all)."""
     ev = audit.events
-    row = (await conn.execute(sa.select(
-        sa.func.count().filter(ev.c.delivery_count > 1),
-        sa.func.coalesce(sa.func.sum(ev.c.delivery_count - 1), 0),
-    ))).one()
+    row = (
+        await conn.execute(
+            sa.select(
+                sa.func.count().filter(ev.c.delivery_count > 1),
+                sa.func.coalesce(sa.func.sum(ev.c.delivery_count - 1), 0),
+            )
+        )
+    ).one()
     return int(row[0]), int(row[1])
 
 
@@ -233,8 +279,11 @@ async def _read_broker(bootstrap: str, topic: str, groups: list[str]) -> BrokerF
         for group in groups:
             offsets = await admin.list_consumer_group_offsets(group)
             # -1 means "no committed offset": left out, as kafka-consumer-groups shows "-".
-            committed[group] = {tp.partition: m.offset for tp, m in offsets.items()
-                                if tp.topic == topic and m.offset >= 0}
+            committed[group] = {
+                tp.partition: m.offset
+                for tp, m in offsets.items()
+                if tp.topic == topic and m.offset >= 0
+            }
     async with offsets_client(bootstrap) as consumer:
         ends = await consumer.end_offsets(tps)
     return BrokerFacts(topic, {tp.partition: off for tp, off in sorted(ends.items())}, committed)
@@ -301,10 +350,14 @@ class ServiceRecon:
     def gaps(self) -> list[str]:
         out = []
         if self.published != self.persisted + self.invalid:
-            out.append(f"published {self.published} != persisted {self.persisted} "
-                       f"+ invalid {self.invalid}")
-        behind = [p.partition for p in self.partitions if p.committed != p.log_end
-                  and not (p.committed is None and p.log_end == 0)]
+            out.append(
+                f"published {self.published} != persisted {self.persisted} + invalid {self.invalid}"
+            )
+        behind = [
+            p.partition
+            for p in self.partitions
+            if p.committed != p.log_end and not (p.committed is None and p.log_end == 0)
+        ]
         if behind:
             out.append(f"committed != log end on partitions {behind}")
         return out
@@ -318,7 +371,9 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
     progress = state.progress
     parts = [
         PartitionRecon(
-            p, end, facts.committed.get(group, {}).get(p),
+            p,
+            end,
+            facts.committed.get(group, {}).get(p),
             progress[p].persisted_offset if p in progress else None,
             progress[p].last_event_time if p in progress else None,
         )
@@ -342,8 +397,10 @@ async def read_states(
 ) -> dict[str, ServiceState]:
     """Every service's progress on ``topic`` and inbox size, in one read-only transaction."""
     async with read_only(engine) as conn:
-        return {s: ServiceState(await read_progress(conn, s, topic), await inbox_rows(conn, s))
-                for s in services}
+        return {
+            s: ServiceState(await read_progress(conn, s, topic), await inbox_rows(conn, s))
+            for s in services
+        }
 
 
 def utcnow() -> datetime:

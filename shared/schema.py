@@ -26,18 +26,21 @@ class ConsumerTables:
 
 def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
     inbox = sa.Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("fingerprint", sa.LargeBinary, nullable=False),
         sa.Column("partition", sa.Integer, nullable=False),
         sa.Column("kafka_offset", sa.BigInteger, nullable=False),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("persisted_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "persisted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         schema=schema,
     )
     progress = sa.Table(
-        "progress", metadata,
+        "progress",
+        metadata,
         sa.Column("topic", sa.Text, primary_key=True),
         sa.Column("partition", sa.Integer, primary_key=True),
         sa.Column("persisted_offset", sa.BigInteger, nullable=False),
@@ -45,12 +48,14 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("invalid", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("last_event_time", sa.DateTime(timezone=True)),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         schema=schema,
     )
     dead_letters = sa.Table(
-        "dead_letters", metadata,
+        "dead_letters",
+        metadata,
         sa.Column("topic", sa.Text, primary_key=True),
         sa.Column("partition", sa.Integer, primary_key=True),
         sa.Column("kafka_offset", sa.BigInteger, primary_key=True),
@@ -58,8 +63,9 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("payload", sa.LargeBinary),  # raw bytes; NULL for a tombstone
-        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "dead_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         schema=schema,
     )
     return ConsumerTables(inbox, progress, dead_letters)

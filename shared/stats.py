@@ -28,17 +28,33 @@ class ServiceStats:
 
     def __post_init__(self) -> None:
         r, labels = self.registry, ["service", "topic", "partition"]
-        self.processed = Counter("fanout_events_processed", "New events applied", labels, registry=r)
-        self.duplicates = Counter("fanout_duplicates_absorbed", "Redeliveries absorbed", labels, registry=r)
-        self.invalid = Counter("fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r)
-        self.db_errors = Counter("fanout_db_errors", "Failed batch transactions", ["service"], registry=r)
-        self.commit_failures = Counter("fanout_commit_failures", "Offset commits refused (rebalance)", ["service"], registry=r)
-        self.batch_seconds = Histogram("fanout_batch_seconds", "Batch persist time", ["service"], registry=r)
-        self.committed_gauge = Gauge("fanout_committed_offset", "Committed offset",
-                                     ["service", "partition"], registry=r)
-        self.dead_lettered = Counter("fanout_dead_lettered", "Events sent to the dead-letter topic",
-                                     ["service"], registry=r)
-        self.db_up_gauge = Gauge("fanout_db_up", "1 while the database accepts writes", ["service"], registry=r)
+        self.processed = Counter(
+            "fanout_events_processed", "New events applied", labels, registry=r
+        )
+        self.duplicates = Counter(
+            "fanout_duplicates_absorbed", "Redeliveries absorbed", labels, registry=r
+        )
+        self.invalid = Counter(
+            "fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r
+        )
+        self.db_errors = Counter(
+            "fanout_db_errors", "Failed batch transactions", ["service"], registry=r
+        )
+        self.commit_failures = Counter(
+            "fanout_commit_failures", "Offset commits refused (rebalance)", ["service"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "fanout_batch_seconds", "Batch persist time", ["service"], registry=r
+        )
+        self.committed_gauge = Gauge(
+            "fanout_committed_offset", "Committed offset", ["service", "partition"], registry=r
+        )
+        self.dead_lettered = Counter(
+            "fanout_dead_lettered", "Events sent to the dead-letter topic", ["service"], registry=r
+        )
+        self.db_up_gauge = Gauge(
+            "fanout_db_up", "1 while the database accepts writes", ["service"], registry=r
+        )
         self.db_up_gauge.labels(self.service).set(1)
 
     def record_batch(self, result: BatchResult, seconds: float) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import orjson
 
-GOOD = {"event_id": "3f847c7b-1e6c-4b4a-9a53-36e0dd2f7e19",
-        "event_datetime": "2020-06-12-21-12-27", "event_type": "buy"}
+GOOD = {
+    "event_id": "3f847c7b-1e6c-4b4a-9a53-36e0dd2f7e19",
+    "event_datetime": "2020-06-12-21-12-27",
+    "event_type": "buy",
+}
 
 
 def bad(**change: object) -> bytes:

@@ -41,15 +41,19 @@ class Db:
         return int(self.one(f"SELECT count(*) FROM {schema}.inbox"))  # type: ignore[arg-type]
 
     def progress_sums(self, schema: str) -> dict[str, int]:
-        row = self.all(f"SELECT coalesce(sum(processed),0), coalesce(sum(duplicates),0), "
-                       f"coalesce(sum(invalid),0) FROM {schema}.progress")[0]
+        row = self.all(
+            f"SELECT coalesce(sum(processed),0), coalesce(sum(duplicates),0), "
+            f"coalesce(sum(invalid),0) FROM {schema}.progress"
+        )[0]
         return {"processed": int(row[0]), "duplicates": int(row[1]), "invalid": int(row[2])}
 
     def persisted_offsets(self, schema: str) -> dict[int, int]:
         return dict(self.all(f"SELECT partition, persisted_offset FROM {schema}.progress"))
 
     def analytics_totals(self) -> Counter[str]:
-        rows = self.all("SELECT event_type, sum(count) FROM analytics.type_minute_counts GROUP BY 1")
+        rows = self.all(
+            "SELECT event_type, sum(count) FROM analytics.type_minute_counts GROUP BY 1"
+        )
         return Counter({t: int(n) for t, n in rows})
 
     def balances(self) -> dict[str, Decimal]:

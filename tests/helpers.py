@@ -11,8 +11,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.kafka_admin import ensure_topic
 from shared.polling import DeadlineExceeded, async_wait_for, wait_for
 
-__all__ = ["DeadlineExceeded", "async_wait_for", "wait_for", "unique", "new_topic",
-           "produce", "consume_all"]
+__all__ = [
+    "DeadlineExceeded",
+    "async_wait_for",
+    "wait_for",
+    "unique",
+    "new_topic",
+    "produce",
+    "consume_all",
+]
 
 
 def unique(prefix: str) -> str:
@@ -26,8 +33,9 @@ def new_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
     return name
 
 
-async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None],
-                  key: bytes | None = None) -> int:
+async def produce(
+    bootstrap: str, topic: str, values: Iterable[bytes | None], key: bytes | None = None
+) -> int:
     """Send with acks=all and wait for every acknowledgement; returns how many were acked."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -38,14 +46,26 @@ async def produce(bootstrap: str, topic: str, values: Iterable[bytes | None],
         await producer.stop()
 
 
-async def consume_all(bootstrap: str, topic: str, group: str, expected: int,
-                      timeout: float = 30.0, commit: bool = True) -> list[bytes]:
+async def consume_all(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    expected: int,
+    timeout: float = 30.0,
+    commit: bool = True,
+) -> list[bytes]:
     """Read ``expected`` events from the start with a fresh group; commit them if asked."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     got: list[bytes] = []
     try:
+
         async def more() -> bool:
             batch = await consumer.getmany(timeout_ms=500)
             got.extend(m.value for msgs in batch.values() for m in msgs if m.value is not None)

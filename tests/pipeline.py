@@ -14,7 +14,9 @@ from tests.db import Db
 from tests.helpers import wait_for
 
 
-def publish_events(bootstrap: str, topic: str, count: int, seed: int, users: int = 50) -> list[Event]:
+def publish_events(
+    bootstrap: str, topic: str, count: int, seed: int, users: int = 50
+) -> list[Event]:
     """Publish ``count`` seeded events with acks=all; assert every one was acknowledged."""
     batch = list(events(count, users=users, seed=seed))
 
@@ -50,14 +52,24 @@ def wait_persisted(db: Db, schema: str, expected: int, timeout: float = 120, pro
             proc.check_alive()
         return db.inbox_count(schema) == expected
 
-    wait_for(done, timeout=timeout, what=f"{schema} to persist {expected} events",
-             interval=0.25, detail=lambda: f"{schema} has {db.inbox_count(schema)}")
+    wait_for(
+        done,
+        timeout=timeout,
+        what=f"{schema} to persist {expected} events",
+        interval=0.25,
+        detail=lambda: f"{schema} has {db.inbox_count(schema)}",
+    )
 
 
-def wait_committed_to_end(bootstrap: str, group: str, topic: str, timeout: float = 60) -> dict[int, int]:
+def wait_committed_to_end(
+    bootstrap: str, group: str, topic: str, timeout: float = 60
+) -> dict[int, int]:
     """The group's committed offsets, read back from the broker, reach the log end."""
     ends = asyncio.run(log_end_offsets(bootstrap, topic))
-    wait_for(lambda: asyncio.run(committed_offsets(bootstrap, group, topic)) == ends,
-             timeout=timeout, what=f"{group} to commit up to {ends}",
-             detail=lambda: f"committed {asyncio.run(committed_offsets(bootstrap, group, topic))}")
+    wait_for(
+        lambda: asyncio.run(committed_offsets(bootstrap, group, topic)) == ends,
+        timeout=timeout,
+        what=f"{group} to commit up to {ends}",
+        detail=lambda: f"committed {asyncio.run(committed_offsets(bootstrap, group, topic))}",
+    )
     return ends

@@ -55,12 +55,18 @@ class ServiceProcess:
 
     def wait_assigned(self, partitions: int, timeout: float = 60) -> None:
         """Ready: the group gave this process its partitions and their start offsets are known."""
+
         def assigned() -> bool:
             self.check_alive()
             return len(self.health()["positioned"]) == partitions
 
-        wait_for(assigned, timeout=timeout, what=f"{self.name} to own {partitions} partitions",
-                 interval=0.2, detail=lambda: self.log)
+        wait_for(
+            assigned,
+            timeout=timeout,
+            what=f"{self.name} to own {partitions} partitions",
+            interval=0.2,
+            detail=lambda: self.log,
+        )
 
     def check_alive(self) -> None:
         assert self.process is not None
@@ -69,8 +75,12 @@ class ServiceProcess:
 
     def wait_exit(self, timeout: float = 60) -> int:
         assert self.process is not None
-        code = wait_for(lambda: self.process.poll() is not None and [self.process.returncode],
-                        timeout=timeout, what=f"{self.name} to exit", detail=lambda: self.log)[0]
+        code = wait_for(
+            lambda: self.process.poll() is not None and [self.process.returncode],
+            timeout=timeout,
+            what=f"{self.name} to exit",
+            detail=lambda: self.log,
+        )[0]
         self.exits.append(code)
         return code
 
@@ -89,8 +99,9 @@ def running_services(
     sup = Supervisor(stack)
     group_suffix = topic.rsplit("-", 1)[-1]
     procs = {
-        n: ServiceProcess(n, {"EVENTS_TOPIC": topic, "CONSUMER_GROUP": f"{n}-{group_suffix}",
-                              **overrides}, sup)
+        n: ServiceProcess(
+            n, {"EVENTS_TOPIC": topic, "CONSUMER_GROUP": f"{n}-{group_suffix}", **overrides}, sup
+        )
         for n in names
     }
     try:

@@ -46,9 +46,20 @@ def ensure_jars(version: str | None = None) -> Path:
     if libs.exists():
         shutil.rmtree(libs)
     result = subprocess.run(
-        [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-         f"-Dkafka.version={version}", f"-DoutputDirectory={libs}", "-DincludeScope=runtime"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-Dkafka.version={version}",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     if result.returncode != 0:
         raise RuntimeError(f"mvn could not resolve Kafka {version}:\n{result.stdout[-4000:]}")
@@ -144,7 +155,8 @@ class KafkaCluster:
                 continue
             subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(cfg)),
-                check=True, capture_output=True,
+                check=True,
+                capture_output=True,
             )
 
     def start(self, timeout: float = 90.0) -> None:
@@ -162,14 +174,22 @@ class KafkaCluster:
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Ready when a metadata request answers with every node of the cluster."""
+
         def ready() -> bool:
             for node in self.members:
                 if node.process is not None and node.process.poll() is not None:
-                    raise RuntimeError(f"broker node {node.node_id} exited: {node.process.returncode}")
+                    raise RuntimeError(
+                        f"broker node {node.node_id} exited: {node.process.returncode}"
+                    )
             return asyncio.run(_cluster_size(self.bootstrap)) == self.nodes
 
-        wait_for(ready, timeout=timeout, what=f"Kafka on {self.bootstrap}", interval=0.5,
-                 detail=lambda: "broker log tail:\n" + proc.tail(self.members[0].log))
+        wait_for(
+            ready,
+            timeout=timeout,
+            what=f"Kafka on {self.bootstrap}",
+            interval=0.5,
+            detail=lambda: "broker log tail:\n" + proc.tail(self.members[0].log),
+        )
 
     def stop(self) -> None:
         for node in reversed(self.members):

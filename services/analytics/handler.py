@@ -29,5 +29,11 @@ async def handle(
         return
     # Sorted keys: concurrent writers (two instances) lock rows in one order, no deadlock.
     keys = sorted(counts)
-    await conn.execute(UPSERT, arrays(minute=(m for m, _ in keys), event_type=(t for _, t in keys),
-                                      count=(counts[k] for k in keys)))
+    await conn.execute(
+        UPSERT,
+        arrays(
+            minute=(m for m, _ in keys),
+            event_type=(t for _, t in keys),
+            count=(counts[k] for k in keys),
+        ),
+    )

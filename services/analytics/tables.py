@@ -12,7 +12,8 @@ consumer = consumer_tables(SCHEMA, metadata)
 inbox, progress, dead_letters = consumer.inbox, consumer.progress, consumer.dead_letters
 
 type_minute_counts = sa.Table(
-    "type_minute_counts", metadata,
+    "type_minute_counts",
+    metadata,
     sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
     sa.Column("event_type", sa.Text, primary_key=True),
     sa.Column("count", sa.BigInteger, nullable=False),

@@ -15,7 +15,8 @@ from shared.events import Delivery
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
 INSERT = bulk_insert(events, COLUMNS)
 RECORD_DELIVERIES = bulk_insert(
-    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied"))
+    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied")
+)
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
 COUNT_REDELIVERY = (
     sa.update(events)
@@ -28,20 +29,28 @@ async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
 ) -> None:
     if new:
-        await conn.execute(INSERT, arrays(
-            event_id=(d.event.event_id for d in new),
-            event_type=(d.event.event_type for d in new),
-            payload=(d.raw.decode() for d in new),
-            topic=(d.topic for d in new),
-            partition=(d.partition for d in new),
-            kafka_offset=(d.offset for d in new),
-        ))
+        await conn.execute(
+            INSERT,
+            arrays(
+                event_id=(d.event.event_id for d in new),
+                event_type=(d.event.event_type for d in new),
+                payload=(d.raw.decode() for d in new),
+                topic=(d.topic for d in new),
+                partition=(d.partition for d in new),
+                kafka_offset=(d.offset for d in new),
+            ),
+        )
     every = [*new, *duplicates]
-    await conn.execute(RECORD_DELIVERIES, arrays(
-        event_id=(d.event.event_id for d in every), topic=(d.topic for d in every),
-        partition=(d.partition for d in every), kafka_offset=(d.offset for d in every),
-        applied=[True] * len(new) + [False] * len(duplicates),
-    ))
+    await conn.execute(
+        RECORD_DELIVERIES,
+        arrays(
+            event_id=(d.event.event_id for d in every),
+            topic=(d.topic for d in every),
+            partition=(d.partition for d in every),
+            kafka_offset=(d.offset for d in every),
+            applied=[True] * len(new) + [False] * len(duplicates),
+        ),
+    )
     # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
     repeats = Counter(d.event.event_id for d in duplicates)
     if repeats:

@@ -12,31 +12,36 @@ consumer = consumer_tables(SCHEMA, metadata)
 inbox, progress, dead_letters = consumer.inbox, consumer.progress, consumer.dead_letters
 
 events = sa.Table(
-    "events", metadata,
+    "events",
+    metadata,
     sa.Column("event_id", sa.Uuid, primary_key=True),
     sa.Column("event_type", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # raw, exactly as received
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("kafka_offset", sa.BigInteger, nullable=False),
-    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
-    sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
+    sa.Column(
+        "first_seen", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.Column(
+        "last_seen", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.Column("delivery_count", sa.Integer, nullable=False, server_default="1"),
     schema=SCHEMA,
 )
 
 # Every delivery, first and redelivered alike: audit is where redelivery is visible.
 deliveries = sa.Table(
-    "deliveries", metadata,
+    "deliveries",
+    metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Uuid, nullable=False, index=True),
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("kafka_offset", sa.BigInteger, nullable=False),
     sa.Column("applied", sa.Boolean, nullable=False),  # false: absorbed as a duplicate
-    sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=False,
-              server_default=sa.func.now()),
+    sa.Column(
+        "delivered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     schema=SCHEMA,
 )

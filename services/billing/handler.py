@@ -20,8 +20,10 @@ LEDGER_INSERT = bulk_insert(ledger, ("event_id", "user_id", "event_type", "amoun
 _stmt = bulk_insert(balances, ("user_id", "balance", "entries"))
 BALANCE_UPSERT = _stmt.on_conflict_do_update(
     index_elements=["user_id"],
-    set_={"balance": balances.c.balance + _stmt.excluded.balance,
-          "entries": balances.c.entries + _stmt.excluded.entries},
+    set_={
+        "balance": balances.c.balance + _stmt.excluded.balance,
+        "entries": balances.c.entries + _stmt.excluded.entries,
+    },
 )
 
 
@@ -41,15 +43,26 @@ async def handle(
     users = [e.user_id or ANONYMOUS for e in billable]
     amounts = [entry_amount(e) for e in billable]
     # Unnest keeps array order, so seq follows offset order within each partition.
-    await conn.execute(LEDGER_INSERT, arrays(
-        event_id=(e.event_id for e in billable), user_id=users,
-        event_type=(e.event_type for e in billable), amount=amounts,
-        event_time=(e.occurred_at for e in billable),
-    ))
+    await conn.execute(
+        LEDGER_INSERT,
+        arrays(
+            event_id=(e.event_id for e in billable),
+            user_id=users,
+            event_type=(e.event_type for e in billable),
+            amount=amounts,
+            event_time=(e.occurred_at for e in billable),
+        ),
+    )
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for user, amount in zip(users, amounts, strict=True):
         totals[user][0] += amount
         totals[user][1] += 1
     keys = sorted(totals)  # one lock order for concurrent writers
-    await conn.execute(BALANCE_UPSERT, arrays(user_id=keys, balance=(totals[u][0] for u in keys),
-                                              entries=(int(totals[u][1]) for u in keys)))
+    await conn.execute(
+        BALANCE_UPSERT,
+        arrays(
+            user_id=keys,
+            balance=(totals[u][0] for u in keys),
+            entries=(int(totals[u][1]) for u in keys),
+        ),
+    )

@@ -12,7 +12,8 @@ consumer = consumer_tables(SCHEMA, metadata)
 inbox, progress, dead_letters = consumer.inbox, consumer.progress, consumer.dead_letters
 
 ledger = sa.Table(
-    "ledger", metadata,
+    "ledger",
+    metadata,
     # seq records the order entries were applied in (per-user order is checked on it).
     sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
@@ -24,7 +25,8 @@ ledger = sa.Table(
 )
 
 balances = sa.Table(
-    "balances", metadata,
+    "balances",
+    metadata,
     sa.Column("user_id", sa.Text, primary_key=True),
     sa.Column("balance", sa.Numeric(16, 2), nullable=False),
     sa.Column("entries", sa.BigInteger, nullable=False),

@@ -16,7 +16,9 @@ def create_app(settings: PublisherSettings) -> faust.App:
     app = faust_app("publisher", settings)
     registry = CollectorRegistry()
     sent = Counter("fanout_published", "Events sent", registry=registry)
-    acked = Counter("fanout_published_acked", "Events acknowledged by the broker", registry=registry)
+    acked = Counter(
+        "fanout_published_acked", "Events acknowledged by the broker", registry=registry
+    )
 
     @app.task
     async def produce_forever() -> None:
@@ -25,8 +27,11 @@ def create_app(settings: PublisherSettings) -> faust.App:
         try:
             while True:  # rounds of 100, so the acknowledged counter moves every few seconds
                 result = await publish(
-                    producer, settings.events_topic, events(100, settings.publish_users),
-                    rate=settings.publish_rate, on_sent=lambda n: sent.inc(n),
+                    producer,
+                    settings.events_topic,
+                    events(100, settings.publish_users),
+                    rate=settings.publish_rate,
+                    on_sent=lambda n: sent.inc(n),
                     acks=settings.publish_acks,
                 )
                 acked.inc(result.acknowledged)

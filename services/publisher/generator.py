@@ -21,7 +21,9 @@ def events(count: int | None, users: int = 100, seed: int | None = None) -> Iter
         kind = rng.choices(EVENT_TYPES, WEIGHTS)[0]
         amount = Decimal(rng.randint(100, 10_000)) / 100 if kind in ("buy", "sell") else None
         yield Event(
-            event_id=uuid.UUID(int=rng.getrandbits(128), version=4) if seed is not None else uuid.uuid4(),
+            event_id=uuid.UUID(int=rng.getrandbits(128), version=4)
+            if seed is not None
+            else uuid.uuid4(),
             event_datetime=datetime.now(UTC),
             event_type=kind,  # type: ignore[arg-type]
             user_id=f"user-{rng.randrange(users):04d}",

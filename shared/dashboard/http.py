@@ -40,8 +40,11 @@ def _default(value: object) -> object:
 
 def json_response(web: faust.web.Web, body: object, status: int = 200) -> faust.web.Response:
     data = orjson.dumps(body, default=_default, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
-    return web.bytes(data, status=status, headers={"Content-Type": "application/json",
-                                                   "Cache-Control": "no-store"})
+    return web.bytes(
+        data,
+        status=status,
+        headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
 
 
 def html_response(
@@ -54,14 +57,19 @@ def html_response(
         text = text.replace("{{> " + slot + "}}", (TEMPLATES / fragment).read_text())
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", html.escape(value))
-    return web.bytes(text.encode(), headers={"Content-Type": "text/html; charset=utf-8",
-                                             "Cache-Control": "no-store"})
+    return web.bytes(
+        text.encode(),
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+    )
 
 
 def register_static(app: faust.App) -> None:
     """``/static/<name>``: the files of static/, read once; nothing comes from a CDN."""
-    assets = {p.name: (p.read_bytes(), CONTENT_TYPES[p.suffix])
-              for p in STATIC.iterdir() if p.suffix in CONTENT_TYPES}
+    assets = {
+        p.name: (p.read_bytes(), CONTENT_TYPES[p.suffix])
+        for p in STATIC.iterdir()
+        if p.suffix in CONTENT_TYPES
+    }
 
     @app.page("/static/{name}", name="dashboard_static")
     async def static(
@@ -70,8 +78,9 @@ def register_static(app: faust.App) -> None:
         if name not in assets:  # only known names: no path ever reaches the file system
             return json_response(web, {"error": f"no asset {name!r}"}, status=404)
         body, content_type = assets[name]
-        return web.bytes(body, headers={"Content-Type": content_type,
-                                        "Cache-Control": "max-age=300"})
+        return web.bytes(
+            body, headers={"Content-Type": content_type, "Cache-Control": "max-age=300"}
+        )
 
 
 def query_int(request: faust.web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -24,6 +24,7 @@ Read = Callable[[AsyncConnection], Awaitable[Any]]
 
 async def _read(dash: ServiceDashboard, key: str | None, read: Read) -> Any:
     """One read-only query set; cached under ``key`` (None: always fresh)."""
+
     async def load() -> Any:
         async with readside.read_only(dash.engine) as conn:
             return await read(conn)
@@ -52,9 +53,14 @@ async def minutes_body(conn: AsyncConnection, minutes: int) -> dict[str, Any]:
 
 async def ledger_body(conn: AsyncConnection, top: int) -> dict[str, Any]:
     totals = await readside.ledger_totals(conn)
-    return {"entries": totals.entries, "debits": totals.debits, "credits": totals.credits,
-            "net": totals.net, "users": totals.users,
-            "top": await readside.top_balances(conn, top)}
+    return {
+        "entries": totals.entries,
+        "debits": totals.debits,
+        "credits": totals.credits,
+        "net": totals.net,
+        "users": totals.users,
+        "top": await readside.top_balances(conn, top),
+    }
 
 
 async def audit_body(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, Any] | None:
@@ -62,8 +68,13 @@ async def audit_body(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, An
     if row is None:
         return None
     deliveries = [
-        {"n": n, "at": d["delivered_at"], "partition": d["partition"], "offset": d["kafka_offset"],
-         "what": "applied" if d["applied"] else "redelivered: absorbed by the inbox"}
+        {
+            "n": n,
+            "at": d["delivered_at"],
+            "partition": d["partition"],
+            "offset": d["kafka_offset"],
+            "what": "applied" if d["applied"] else "redelivered: absorbed by the inbox",
+        }
         for n, d in enumerate(await readside.audit_deliveries(conn, event_id), start=1)
     ]
     return {**row, "deliveries": deliveries}
@@ -73,24 +84,25 @@ def register_analytics(app: faust.App, dash: ServiceDashboard) -> None:
     @app.page("/api/minutes", name="api_minutes")
     async def minutes(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         n = query_int(request, "minutes", 30, 1, 24 * 60)
-        return await _answer(web, lambda: _read(dash, f"minutes:{n}",
-                                                lambda c: minutes_body(c, n)))
+        return await _answer(web, lambda: _read(dash, f"minutes:{n}", lambda c: minutes_body(c, n)))
 
 
 def register_billing(app: faust.App, dash: ServiceDashboard) -> None:
     @app.page("/api/ledger", name="api_ledger")
     async def ledger(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         top = query_int(request, "top", 10, 1, 100)
-        return await _answer(web, lambda: _read(dash, f"ledger:{top}",
-                                                lambda c: ledger_body(c, top)))
+        return await _answer(
+            web, lambda: _read(dash, f"ledger:{top}", lambda c: ledger_body(c, top))
+        )
 
 
 def register_audit(app: faust.App, dash: ServiceDashboard) -> None:
     @app.page("/api/events", name="api_redelivered")
     async def redelivered(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         limit = query_int(request, "limit", 10, 1, 100)
-        return await _answer(web, lambda: _read(dash, f"redelivered:{limit}",
-                                                lambda c: redelivered_body(c, limit)))
+        return await _answer(
+            web, lambda: _read(dash, f"redelivered:{limit}", lambda c: redelivered_body(c, limit))
+        )
 
     @app.page("/api/events/{event_id}", name="api_event")
     async def event(
@@ -111,8 +123,11 @@ def register_audit(app: faust.App, dash: ServiceDashboard) -> None:
 
 async def redelivered_body(conn: AsyncConnection, limit: int) -> dict[str, Any]:
     events, redeliveries = await readside.redelivery_totals(conn)
-    return {"events": events, "redeliveries": redeliveries,
-            "rows": await readside.redelivered_events(conn, limit)}
+    return {
+        "events": events,
+        "redeliveries": redeliveries,
+        "rows": await readside.redelivered_events(conn, limit),
+    }
 
 
 PANELS: dict[str, Callable[[faust.App, ServiceDashboard], None]] = {

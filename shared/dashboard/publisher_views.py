@@ -28,7 +28,7 @@ HISTORY_S = 300
 
 def counter_value(counter: Counter) -> int:
     """A label-less Counter's total, through the public collect() API."""
-    samples = counter.collect()[0].samples
+    samples = next(iter(counter.collect())).samples
     return int(next(s.value for s in samples if s.name.endswith("_total")))
 
 
@@ -47,8 +47,12 @@ class Overview:
 
     async def broker(self) -> BrokerFacts:
         s = self.settings
-        return await self.cache.get("broker", lambda: readside.broker_facts(
-            ",".join(s.bootstrap_list), s.events_topic, self.groups.values()))
+        return await self.cache.get(
+            "broker",
+            lambda: readside.broker_facts(
+                ",".join(s.bootstrap_list), s.events_topic, self.groups.values()
+            ),
+        )
 
     async def read_states(self) -> tuple[dict[str, ServiceState], str | None]:
         if self.engine is None:
@@ -63,11 +67,15 @@ class Overview:
     def publisher(self) -> dict[str, Any]:
         pts = list(self.samples)
         rate = [(t1, (n1 - n0) / max(t1 - t0, 1)) for (t0, n0), (t1, n1) in pairwise(pts)]
-        return {"sent": counter_value(self.counters["sent"]),
-                "acked": counter_value(self.counters["acked"]),
-                "rate_setting": self.settings.publish_rate, "acks": self.settings.publish_acks,
-                "topic": self.settings.events_topic,
-                "t": [t for t, _ in rate], "per_second": [r for _, r in rate]}
+        return {
+            "sent": counter_value(self.counters["sent"]),
+            "acked": counter_value(self.counters["acked"]),
+            "rate_setting": self.settings.publish_rate,
+            "acks": self.settings.publish_acks,
+            "topic": self.settings.events_topic,
+            "t": [t for t, _ in rate],
+            "per_second": [r for _, r in rate],
+        }
 
     async def overview(self) -> dict[str, Any]:
         return await self.cache.get("overview", self._overview)
@@ -77,8 +85,10 @@ class Overview:
         # log-end offsets are read, so a busy topic never shows persisted > published.
         states, db_error = await self.read_states()
         facts = await self.broker()
-        services = [service_view(name, group, facts, states.get(name))
-                    for name, group in self.groups.items()]
+        services = [
+            service_view(name, group, facts, states.get(name))
+            for name, group in self.groups.items()
+        ]
         return {
             "topic": facts.topic,
             "partitions": [{"partition": p, "log_end": e} for p, e in facts.log_end.items()],
@@ -94,8 +104,10 @@ class Overview:
 
 def ports(publisher_port: int) -> dict[str, int]:
     """compose.yml's layout: the three services on the ports after the publisher's."""
-    return {"publisher": publisher_port,
-            **{s: publisher_port + 1 + i for i, s in enumerate(readside.SERVICES)}}
+    return {
+        "publisher": publisher_port,
+        **{s: publisher_port + 1 + i for i, s in enumerate(readside.SERVICES)},
+    }
 
 
 def service_view(
@@ -103,8 +115,15 @@ def service_view(
 ) -> dict[str, Any]:
     """One service's line of the reconciliation; the side that is down shows as null."""
     view: dict[str, Any] = {
-        "service": name, "group": group, "published": None, "committed": None, "lag": None,
-        "window": None, "reconciled": None, "gaps": [], "partitions": [],
+        "service": name,
+        "group": group,
+        "published": None,
+        "committed": None,
+        "lag": None,
+        "window": None,
+        "reconciled": None,
+        "gaps": [],
+        "partitions": [],
         "persisted": state.persisted if state else None,
         "invalid": sum(r.invalid for r in state.progress.values()) if state else None,
         "duplicates": sum(r.duplicates for r in state.progress.values()) if state else None,
@@ -118,8 +137,14 @@ def service_view(
         recon = readside.reconcile(name, group, facts, state)
         view.update(window=recon.window, reconciled=recon.reconciled, gaps=recon.gaps)
         view["partitions"] = [
-            {"partition": p.partition, "log_end": p.log_end, "committed": p.committed,
-             "persisted_offset": p.persisted_offset, "lag": p.lag, "window": p.window}
+            {
+                "partition": p.partition,
+                "log_end": p.log_end,
+                "committed": p.committed,
+                "persisted_offset": p.persisted_offset,
+                "lag": p.lag,
+                "window": p.window,
+            }
             for p in recon.partitions
         ]
     return view
@@ -141,9 +166,15 @@ def register_routes(app: faust.App, view: Overview) -> None:
     @app.page("/api/publisher", name="api_publisher")
     async def publisher(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         facts = await view.broker()
-        return json_response(web, {**view.publisher(), "log_end": facts.log_end,
-                                   "broker": {"up": facts.reachable, "error": facts.error},
-                                   "ports": ports(view.settings.web_port)})
+        return json_response(
+            web,
+            {
+                **view.publisher(),
+                "log_end": facts.log_end,
+                "broker": {"up": facts.reachable, "error": facts.error},
+                "ports": ports(view.settings.web_port),
+            },
+        )
 
     @app.page("/api/overview", name="api_overview")
     async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

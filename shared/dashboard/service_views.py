@@ -85,17 +85,28 @@ class ServiceDashboard:
         counts = None
         if progress is not None:
             rows = progress.values()
-            counts = {k: sum(getattr(r, k) for r in rows)
-                      for k in ("processed", "duplicates", "invalid")}
+            counts = {
+                k: sum(getattr(r, k) for r in rows) for k in ("processed", "duplicates", "invalid")
+            }
         parts = partition_rows(facts, self.settings.group, progress, self.stats.assigned)
         return {
-            "service": self.name, "group": self.settings.group, "topic": self.settings.events_topic,
-            "pid": os.getpid(), "ports": web_ports(self.name, self.settings.web_port),
-            "counts": counts, "lag": _total(parts, "lag"), "window": _total(parts, "window"),
-            "time_lag_s": max((p["time_lag_s"] for p in parts if p["time_lag_s"] is not None),
-                              default=None),
-            "db": {"up": self.stats.db_up and db_error is None, "writes_ok": self.stats.db_up,
-                   "last_write_error": self.stats.last_db_error, "read_error": db_error},
+            "service": self.name,
+            "group": self.settings.group,
+            "topic": self.settings.events_topic,
+            "pid": os.getpid(),
+            "ports": web_ports(self.name, self.settings.web_port),
+            "counts": counts,
+            "lag": _total(parts, "lag"),
+            "window": _total(parts, "window"),
+            "time_lag_s": max(
+                (p["time_lag_s"] for p in parts if p["time_lag_s"] is not None), default=None
+            ),
+            "db": {
+                "up": self.stats.db_up and db_error is None,
+                "writes_ok": self.stats.db_up,
+                "last_write_error": self.stats.last_db_error,
+                "read_error": db_error,
+            },
             "broker": {"up": facts.reachable, "error": facts.error},
             "consumer": {"assigned": sorted(self.stats.assigned), "batches": self.stats.batches},
             "generated_at": readside.utcnow(),
@@ -114,8 +125,12 @@ class ServiceDashboard:
         for at, events in list(self.stats.history):
             if int(at) in per_second:
                 per_second[int(at)] += events
-        return {"t": list(per_second), "events": list(per_second.values()),
-                "window_s": THROUGHPUT_WINDOW_S, "total": sum(per_second.values())}
+        return {
+            "t": list(per_second),
+            "events": list(per_second.values()),
+            "window_s": THROUGHPUT_WINDOW_S,
+            "total": sum(per_second.values()),
+        }
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         async def load() -> list[dict[str, Any]]:
@@ -126,7 +141,9 @@ class ServiceDashboard:
 
 
 def partition_rows(
-    facts: BrokerFacts, group: str, progress: dict[int, PartitionProgress] | None,
+    facts: BrokerFacts,
+    group: str,
+    progress: dict[int, PartitionProgress] | None,
     owned: set[int],
 ) -> list[dict[str, Any]]:
     """Per partition, what the broker and the database each know; None where one is down."""
@@ -136,8 +153,13 @@ def partition_rows(
     for p in sorted(known):
         prog = (progress or {}).get(p)
         row: dict[str, Any] = {
-            "partition": p, "owned": p in owned, "log_end": None, "committed": None, "lag": None,
-            "window": None, "time_lag_s": None,
+            "partition": p,
+            "owned": p in owned,
+            "log_end": None,
+            "committed": None,
+            "lag": None,
+            "window": None,
+            "time_lag_s": None,
             "persisted_offset": prog.persisted_offset if prog else None,
             "processed": prog.processed if prog else None,
             "duplicates": prog.duplicates if prog else None,
@@ -145,10 +167,19 @@ def partition_rows(
             "last_event_time": prog.last_event_time if prog else None,
         }
         if p in facts.log_end:
-            rec = PartitionRecon(p, facts.log_end[p], facts.committed.get(group, {}).get(p),
-                                 row["persisted_offset"], row["last_event_time"])
-            row.update(log_end=rec.log_end, committed=rec.committed, lag=rec.lag,
-                       time_lag_s=rec.time_lag(now))
+            rec = PartitionRecon(
+                p,
+                facts.log_end[p],
+                facts.committed.get(group, {}).get(p),
+                row["persisted_offset"],
+                row["last_event_time"],
+            )
+            row.update(
+                log_end=rec.log_end,
+                committed=rec.committed,
+                lag=rec.lag,
+                time_lag_s=rec.time_lag(now),
+            )
             if progress is not None:  # without the database the window is unknown, not 0
                 row["window"] = rec.window
         rows.append(row)
@@ -163,8 +194,13 @@ def _total(rows: list[dict[str, Any]], key: str) -> int | None:
 def register_common(app: faust.App, dash: ServiceDashboard) -> None:
     @app.page("/", name="dashboard_page")
     async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return html_response(web, "service.html", include={"panel": f"panel-{dash.name}.html"},
-                             service=dash.name, group=dash.settings.group)
+        return html_response(
+            web,
+            "service.html",
+            include={"panel": f"panel-{dash.name}.html"},
+            service=dash.name,
+            group=dash.settings.group,
+        )
 
     @app.page("/api/summary", name="api_summary")
     async def summary(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

@@ -17,5 +17,8 @@ class OverviewSettings(BaseSettings):
     audit_group: str = "audit"
 
     def groups(self) -> dict[str, str]:
-        return {"analytics": self.analytics_group, "billing": self.billing_group,
-                "audit": self.audit_group}
+        return {
+            "analytics": self.analytics_group,
+            "billing": self.billing_group,
+            "audit": self.audit_group,
+        }

@@ -32,18 +32,27 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     return off_loop(asyncio.run, committed_offsets(bootstrap, group, topic))
 
 
-def check_service_row(page: Page, db: Db, bootstrap: str, topic: str, name: str,
-                      group: str) -> dict[int, int]:
+def check_service_row(
+    page: Page, db: Db, bootstrap: str, topic: str, name: str, group: str
+) -> dict[int, int]:
     """The row of ``name`` equals database and broker; returns its window per partition."""
     done = committed(bootstrap, group, topic)
-    persisted = dict(db.all(f"SELECT partition, persisted_offset FROM {name}.progress "
-                            "WHERE topic = %s", topic))
-    window = {p: max(persisted[p] + 1 - done.get(p, 0), 0) if p in persisted else 0
-              for p in range(PARTITIONS)}
-    row = {"published": PUBLISHED, "persisted": db.inbox_count(name), "invalid": 0,
-           "committed": sum(done.values()), "lag": PUBLISHED - sum(done.values()),
-           "window": sum(window.values()),
-           "duplicates": db.progress_sums(name)["duplicates"]}
+    persisted = dict(
+        db.all(f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic)
+    )
+    window = {
+        p: max(persisted[p] + 1 - done.get(p, 0), 0) if p in persisted else 0
+        for p in range(PARTITIONS)
+    }
+    row = {
+        "published": PUBLISHED,
+        "persisted": db.inbox_count(name),
+        "invalid": 0,
+        "committed": sum(done.values()),
+        "lag": PUBLISHED - sum(done.values()),
+        "window": sum(window.values()),
+        "duplicates": db.progress_sums(name)["duplicates"],
+    }
     for col, value in row.items():
         shows(cell(page, "recon", name, col), n(value))
     for p, w in window.items():
@@ -60,15 +69,22 @@ def test_overview_shows_the_crash_window_then_reconciles(
     suffix = topic.rsplit("-", 1)[-1]  # running_services names each group <service>-<suffix>
     groups = {s: f"{s}-{suffix}" for s in SERVICES}
     publisher_env = {f"{s.upper()}_GROUP": g for s, g in groups.items()}
-    publisher_env.update(READER_DATABASE_URL=readside.reader_url(stack.database_url),
-                         PUBLISH_RATE="0.001")  # one event now, the next in 1000 s
+    publisher_env.update(
+        READER_DATABASE_URL=readside.reader_url(stack.database_url), PUBLISH_RATE="0.001"
+    )  # one event now, the next in 1000 s
 
-    with running_services(stack, topic, ("publisher",), **publisher_env) as pub, \
-         running_services(stack, topic, ("analytics",)) as steady, \
-         running_services(stack, topic, ("billing", "audit"), CRASH_AFTER_BATCH="3",
-                          BATCH_MAX="250") as crashing:
-        wait_for(lambda: published(bootstrap, topic) == 1, timeout=60,
-                 what="the publisher process's one event")
+    with (
+        running_services(stack, topic, ("publisher",), **publisher_env) as pub,
+        running_services(stack, topic, ("analytics",)) as steady,
+        running_services(
+            stack, topic, ("billing", "audit"), CRASH_AFTER_BATCH="3", BATCH_MAX="250"
+        ) as crashing,
+    ):
+        wait_for(
+            lambda: published(bootstrap, topic) == 1,
+            timeout=60,
+            what="the publisher process's one event",
+        )
         off_loop(publish_events, bootstrap, topic, PUBLISHED - 1, seed=41)
         for p in crashing.values():
             assert p.wait_exit() == CRASH_EXIT_CODE

@@ -45,8 +45,9 @@ def check_common(page: Page, db: Db, name: str, group: str, bootstrap: str, topi
     shows(page.locator("#window"), "0")
     ends = off_loop(asyncio.run, log_end_offsets(bootstrap, topic))
     committed = off_loop(asyncio.run, committed_offsets(bootstrap, group, topic))
-    persisted = dict(db.all(f"SELECT partition, persisted_offset FROM {name}.progress "
-                            "WHERE topic = %s", topic))
+    persisted = dict(
+        db.all(f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic)
+    )
     for p, end in ends.items():
         shows(cell(page, "partitions", p, "log_end"), n(end))
         shows(cell(page, "partitions", p, "committed"), n(committed[p]))
@@ -71,7 +72,8 @@ def check_analytics(page: Page, db: Db) -> None:
 def check_billing(page: Page, db: Db, truth: dict) -> None:
     entries, debits, credits = db.all(
         "SELECT count(*), coalesce(sum(amount) FILTER (WHERE amount < 0), 0), "
-        "coalesce(sum(amount) FILTER (WHERE amount > 0), 0) FROM billing.ledger")[0]
+        "coalesce(sum(amount) FILTER (WHERE amount > 0), 0) FROM billing.ledger"
+    )[0]
     shows(page.locator("#ledger-entries"), n(entries))
     shows(page.locator("#ledger-debits"), money(debits))
     shows(page.locator("#ledger-credits"), money(credits))
@@ -83,8 +85,9 @@ def check_billing(page: Page, db: Db, truth: dict) -> None:
 
 
 def check_audit(page: Page, db: Db, topic: str, event_id: str) -> None:
-    partition, offset, kind = db.all("SELECT partition, kafka_offset, event_type "
-                                     "FROM audit.events WHERE event_id = %s", event_id)[0]
+    partition, offset, kind = db.all(
+        "SELECT partition, kafka_offset, event_type FROM audit.events WHERE event_id = %s", event_id
+    )[0]
     page.fill("#audit-id", event_id)
     page.click("#audit-search button")
     shows(page.locator("#audit-event-id"), event_id)

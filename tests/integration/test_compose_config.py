@@ -48,7 +48,8 @@ def test_start_order_is_expressed_with_conditions(services: dict[str, Any]) -> N
     }
     for name in LONG_RUNNING:
         assert services[name]["depends_on"] == {
-            "init": {"condition": "service_completed_successfully"}}, name
+            "init": {"condition": "service_completed_successfully"}
+        }, name
     assert services["init"]["restart"] == "no"
 
 

@@ -32,8 +32,9 @@ def test_every_bad_event_is_dead_lettered_and_the_good_ones_persisted(
     topic = new_topic(bootstrap, "bad-input", 1)  # one partition: bad events sit between good
     good = list(generate(40, seed=11))
     first = good[5].model_dump(mode="json")
-    conflicting = orjson.dumps({**first, "event_type": "sell" if first["event_type"] != "sell"
-                                else "buy"})
+    conflicting = orjson.dumps(
+        {**first, "event_type": "sell" if first["event_type"] != "sell" else "buy"}
+    )
     values: list[bytes | None] = [e.to_json() for e in good]
     for i, value in enumerate([*BAD_VALUES.values(), conflicting]):
         values.insert(7 + 3 * i, value)  # after good[5], interleaved with the rest
@@ -66,10 +67,18 @@ def test_a_poison_event_is_dead_lettered_alone_and_redrive_feeds_one_service(
     topic = new_topic(bootstrap, "poison", 1)
     good = list(generate(30, seed=12))
     # Valid by the contract, but PostgreSQL text cannot hold NUL: billing's ledger write fails.
-    poison = Event.model_validate({**json.loads(good[0].to_json()), "event_id":
-                                   "0e6c3a55-2f43-4d2b-9b7e-3f0cf2a0c001", "event_type": "buy",
-                                   "amount": "5.00", "user_id": "bad\x00user"})
-    values = [e.to_json() for e in good[:15]] + [poison.to_json()] + [e.to_json() for e in good[15:]]
+    poison = Event.model_validate(
+        {
+            **json.loads(good[0].to_json()),
+            "event_id": "0e6c3a55-2f43-4d2b-9b7e-3f0cf2a0c001",
+            "event_type": "buy",
+            "amount": "5.00",
+            "user_id": "bad\x00user",
+        }
+    )
+    values = (
+        [e.to_json() for e in good[:15]] + [poison.to_json()] + [e.to_json() for e in good[15:]]
+    )
     assert asyncio.run(produce(bootstrap, topic, values)) == 31
 
     with running_services(stack, topic, ("billing", "analytics")) as procs:
@@ -84,21 +93,61 @@ def test_a_poison_event_is_dead_lettered_alone_and_redrive_feeds_one_service(
         assert letter.headers["__connect.errors.offset"] == "15"
 
         # Redrive: billing alone reads it again (and, still poison, dead-letters it again).
-        assert asyncio.run(redrive(bootstrap, "billing", dlq_topic(topic, "billing"),
-                                   redrive_topic(topic, "billing"))) == 1
-        wait_for(lambda: db.one("SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
-                                redrive_topic(topic, "billing")) == 1,
-                 timeout=60, what="billing to dead-letter the redriven poison again")
-        wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"],
-                              redrive_topic(topic, "billing"))
-        wait_for(lambda: len(asyncio.run(read_dead_letters(
-            bootstrap, dlq_topic(topic, "billing")))) == 2, timeout=30, what="a second letter")
+        assert (
+            asyncio.run(
+                redrive(
+                    bootstrap,
+                    "billing",
+                    dlq_topic(topic, "billing"),
+                    redrive_topic(topic, "billing"),
+                )
+            )
+            == 1
+        )
+        wait_for(
+            lambda: (
+                db.one(
+                    "SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
+                    redrive_topic(topic, "billing"),
+                )
+                == 1
+            ),
+            timeout=60,
+            what="billing to dead-letter the redriven poison again",
+        )
+        wait_committed_to_end(
+            bootstrap, procs["billing"].env["CONSUMER_GROUP"], redrive_topic(topic, "billing")
+        )
+        wait_for(
+            lambda: (
+                len(asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, "billing")))) == 2
+            ),
+            timeout=30,
+            what="a second letter",
+        )
         # A second redrive takes only the new letter: the redrive group remembers how far.
-        assert asyncio.run(redrive(bootstrap, "billing", dlq_topic(topic, "billing"),
-                                   redrive_topic(topic, "billing"))) == 1
-        wait_for(lambda: db.one("SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
-                                redrive_topic(topic, "billing")) == 2,
-                 timeout=60, what="billing to dead-letter the second redrive")
+        assert (
+            asyncio.run(
+                redrive(
+                    bootstrap,
+                    "billing",
+                    dlq_topic(topic, "billing"),
+                    redrive_topic(topic, "billing"),
+                )
+            )
+            == 1
+        )
+        wait_for(
+            lambda: (
+                db.one(
+                    "SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
+                    redrive_topic(topic, "billing"),
+                )
+                == 2
+            ),
+            timeout=60,
+            what="billing to dead-letter the second redrive",
+        )
 
     assert db.inbox_count("billing") == 30
     assert db.inbox_count("analytics") == 31  # other groups never saw the redriven event

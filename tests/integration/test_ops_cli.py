@@ -31,12 +31,20 @@ def cli(bootstrap: str, *args: str) -> Result:
 
 def table_rows(output: str) -> list[list[str]]:
     """The body rows of every rich table in ``output``, cells stripped."""
-    return [[cell.strip() for cell in line.strip().strip("│").split("│")]
-            for line in output.splitlines() if line.strip().startswith("│")]
+    return [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in output.splitlines()
+        if line.strip().startswith("│")
+    ]
 
 
-async def produce_to(bootstrap: str, topic: str, counts: dict[int, int], prefix: str = "v",
-                     timestamp_ms: int | None = None) -> list[str]:
+async def produce_to(
+    bootstrap: str,
+    topic: str,
+    counts: dict[int, int],
+    prefix: str = "v",
+    timestamp_ms: int | None = None,
+) -> list[str]:
     """``counts[p]`` events into partition ``p`` (explicit, so offsets are known exactly)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -45,8 +53,13 @@ async def produce_to(bootstrap: str, topic: str, counts: dict[int, int], prefix:
         for partition, n in counts.items():
             for i in range(n):
                 value = f"{prefix}-p{partition}-{i}"
-                await producer.send_and_wait(topic, value.encode(), key=f"k{i}".encode(),
-                                             partition=partition, timestamp_ms=timestamp_ms)
+                await producer.send_and_wait(
+                    topic,
+                    value.encode(),
+                    key=f"k{i}".encode(),
+                    partition=partition,
+                    timestamp_ms=timestamp_ms,
+                )
                 sent.append(value)
     finally:
         await producer.stop()
@@ -55,8 +68,9 @@ async def produce_to(bootstrap: str, topic: str, counts: dict[int, int], prefix:
 
 async def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
     """Commit ``offsets`` for ``group`` the way a member-less admin tool does."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         tps = {TopicPartition(topic, p): off for p, off in offsets.items()}
@@ -72,8 +86,13 @@ def active_member(bootstrap: str, topic: str, group: str, client_id: str) -> Ite
     stop = threading.Event()
 
     async def run() -> None:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
-                                    client_id=client_id, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+        )
         await consumer.start()
         try:
             while not stop.is_set():
@@ -84,14 +103,20 @@ def active_member(bootstrap: str, topic: str, group: str, client_id: str) -> Ite
     thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: _owns_all(bootstrap, group, topic), timeout=30,
-                 what=f"{client_id} to own every partition of {topic}")
+        wait_for(
+            lambda: _owns_all(bootstrap, group, topic),
+            timeout=30,
+            what=f"{client_id} to own every partition of {topic}",
+        )
         yield
     finally:
         stop.set()
         thread.join(timeout=30)
-    wait_for(lambda: asyncio.run(describe_group(bootstrap, group)).idle, timeout=30,
-             what=f"{group} to become idle")
+    wait_for(
+        lambda: asyncio.run(describe_group(bootstrap, group)).idle,
+        timeout=30,
+        what=f"{group} to become idle",
+    )
 
 
 def _owns_all(bootstrap: str, group: str, topic: str) -> bool:
@@ -144,13 +169,13 @@ def test_tail_prints_exactly_max_events_and_joins_no_group(bootstrap: str) -> No
     assert len({line.rsplit(" ", 1)[1] for line in lines}) == 4  # four distinct values
 
     # One partition, to the end: stops on silence with exactly that partition's events.
-    result = cli(bootstrap, "tail", topic, "--from-beginning", "--partition", "2",
-                 "--timeout", "2")
+    result = cli(bootstrap, "tail", topic, "--from-beginning", "--partition", "2", "--timeout", "2")
     assert result.exit_code == 0, result.output
     values = [line.rsplit(" ", 1)[1] for line in result.stdout.splitlines()]
     assert values == [f"v-p2-{i}" for i in range(COUNTS[2])]
     assert [line.split()[1] for line in result.stdout.splitlines()] == [
-        f"offset={i}" for i in range(COUNTS[2])]
+        f"offset={i}" for i in range(COUNTS[2])
+    ]
 
     assert {g.group for g in asyncio.run(list_groups(bootstrap))} == groups_before
 
@@ -235,19 +260,18 @@ def test_reset_offsets_refuses_while_the_group_has_members(bootstrap: str) -> No
 
     with active_member(bootstrap, topic, group, unique("ops-live")):
         for extra in ([], ["--execute"]):
-            result = cli(bootstrap, "reset-offsets", group, "--topic", topic,
-                         "--to-latest", *extra)
+            result = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-latest", *extra)
             assert result.exit_code == 1, result.output
             assert "Stable with 1 member(s)" in result.output
             assert "offsets can only be reset while the group is inactive" in result.output
         assert asyncio.run(committed_offsets(bootstrap, group, topic)) == start
 
     # Once the member has left, the same command goes through.
-    result = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-latest",
-                 "--execute")
+    result = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-latest", "--execute")
     assert result.exit_code == 0, result.output
     assert asyncio.run(committed_offsets(bootstrap, group, topic)) == {
-        p: n for p, n in COUNTS.items()}
+        p: n for p, n in COUNTS.items()
+    }
 
 
 @pytest.mark.parametrize("target", [[], ["--to-earliest", "--to-latest"]])

@@ -33,8 +33,10 @@ def test_fan_out_each_service_gets_every_event_once(stack: Stack, clean_db: Db) 
     with running_services(stack, topic) as procs:
         for name, p in procs.items():
             wait_persisted(db, name, 10_000, proc=p)
-        ends = {n: wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
-                for n, p in procs.items()}
+        ends = {
+            n: wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+            for n, p in procs.items()
+        }
 
     assert all(sum(e.values()) == 10_000 for e in ends.values())
     for name in SERVICES:
@@ -100,16 +102,22 @@ def test_crash_between_db_commit_and_offset_commit_is_absorbed(stack: Stack, cle
             wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
 
     for name in names:  # every redelivered event was absorbed, none applied twice
-        assert db.progress_sums(name) == {"processed": 3_000, "duplicates": window[name],
-                                          "invalid": 0}
+        assert db.progress_sums(name) == {
+            "processed": 3_000,
+            "duplicates": window[name],
+            "invalid": 0,
+        }
     assert db.redelivered() == window["audit"]
     assert db.one("SELECT count(*) FROM audit.events WHERE delivery_count = 2") == window["audit"]
     # Every delivery is on record: the first of each applied, each redelivery absorbed.
     assert db.all("SELECT applied, count(*) FROM audit.deliveries GROUP BY 1 ORDER BY 1") == [
-        (False, window["audit"]), (True, 3_000)]
+        (False, window["audit"]),
+        (True, 3_000),
+    ]
     assert db.balances() == balances(batch)
     assert db.one("SELECT count(*) FROM billing.ledger") == sum(
-        1 for e in batch if e.event_type in ("buy", "sell"))
+        1 for e in batch if e.event_type in ("buy", "sell")
+    )
 
 
 def test_new_group_earliest_reads_history_latest_only_new(stack: Stack, clean_db: Db) -> None:
@@ -117,8 +125,10 @@ def test_new_group_earliest_reads_history_latest_only_new(stack: Stack, clean_db
     topic = new_topic(bootstrap, "offset-reset", PARTITIONS)
     publish_events(bootstrap, topic, 500, seed=5)
 
-    with running_services(stack, topic, ("analytics",), AUTO_OFFSET_RESET="earliest") as early, \
-         running_services(stack, topic, ("audit",), AUTO_OFFSET_RESET="latest") as late:
+    with (
+        running_services(stack, topic, ("analytics",), AUTO_OFFSET_RESET="earliest") as early,
+        running_services(stack, topic, ("audit",), AUTO_OFFSET_RESET="latest") as late,
+    ):
         early["analytics"].wait_assigned(PARTITIONS)
         late["audit"].wait_assigned(PARTITIONS)
         wait_persisted(db, "analytics", 500, proc=early["analytics"])
@@ -139,19 +149,29 @@ def test_one_users_events_are_applied_in_publish_order(stack: Stack, clean_db: D
         wait_persisted(db, "billing", 3_000, proc=procs["billing"])
 
     for user in {e.user_id for e in batch}:
-        published = [str(e.event_id) for e in batch
-                     if e.user_id == user and e.event_type in ("buy", "sell")]
-        applied = [str(r[0]) for r in db.all(
-            "SELECT event_id FROM billing.ledger WHERE user_id = %s ORDER BY seq", user)]
+        published = [
+            str(e.event_id) for e in batch if e.user_id == user and e.event_type in ("buy", "sell")
+        ]
+        applied = [
+            str(r[0])
+            for r in db.all(
+                "SELECT event_id FROM billing.ledger WHERE user_id = %s ORDER BY seq", user
+            )
+        ]
         assert applied == published, f"{user}'s ledger is out of publish order"
 
 
-def test_seed_event_shape_is_accepted_and_invalid_events_skipped(stack: Stack, clean_db: Db) -> None:
+def test_seed_event_shape_is_accepted_and_invalid_events_skipped(
+    stack: Stack, clean_db: Db
+) -> None:
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "seed", 1)  # one partition: the bad events sit between good ones
     seed_events = [
-        {"event_id": str(e.event_id), "event_datetime": "2020-06-12-21-12-27",
-         "event_type": e.event_type}
+        {
+            "event_id": str(e.event_id),
+            "event_datetime": "2020-06-12-21-12-27",
+            "event_type": e.event_type,
+        }
         for e in generate(300, seed=8)
     ]
     values = [orjson.dumps(e) for e in seed_events]
@@ -170,6 +190,7 @@ def test_seed_event_shape_is_accepted_and_invalid_events_skipped(stack: Stack, c
         expected[e["event_type"]] = expected.get(e["event_type"], 0) + 1
     assert dict(db.analytics_totals()) == expected
     assert db.all("SELECT DISTINCT minute FROM analytics.type_minute_counts") == [
-        (db.one("SELECT timestamptz '2020-06-12 21:12:00+00'"),)]
+        (db.one("SELECT timestamptz '2020-06-12 21:12:00+00'"),)
+    ]
     n_billable = sum(1 for e in seed_events if e["event_type"] in ("buy", "sell"))
     assert db.one("SELECT count(*) FROM billing.ledger WHERE user_id = 'anonymous'") == n_billable

@@ -47,8 +47,9 @@ async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str
         facts = await readside.broker_facts(bootstrap, topic, groups.values())
         async with readside.read_only(engine) as conn:
             return {
-                "recons": {s: readside.reconcile(s, g, facts, states[s])
-                           for s, g in groups.items()},
+                "recons": {
+                    s: readside.reconcile(s, g, facts, states[s]) for s, g in groups.items()
+                },
                 "totals": await readside.type_totals(conn),
                 "minutes": await readside.minute_counts(conn, 24 * 60),
                 "ledger": await readside.ledger_totals(conn),
@@ -77,8 +78,11 @@ def test_read_side_numbers_equal_the_database_and_broker(stack: Stack, clean_db:
         assert (r.published, r.persisted, r.invalid, r.duplicates) == (2_000, 2_000, 0, 0)
         assert (r.committed, r.lag, r.window, r.reconciled) == (2_000, 0, 0, True)
         assert {p.partition: p.log_end for p in r.partitions} == ends
-        assert {p.partition: p.persisted_offset for p in r.partitions} == dict(db.all(
-            f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic))
+        assert {p.partition: p.persisted_offset for p in r.partitions} == dict(
+            db.all(
+                f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic
+            )
+        )
     assert got["totals"] == dict(type_totals(batch))
     assert sum(n for _, _, n in got["minutes"]) == 2_000
     truth = balances(batch)
@@ -89,15 +93,15 @@ def test_read_side_numbers_equal_the_database_and_broker(stack: Stack, clean_db:
     assert (ledger.debits, ledger.credits) == (-sum(buys, Decimal(0)), sum(sells, Decimal(0)))
     top = sorted(truth.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
     assert [(r["user_id"], r["balance"]) for r in got["top"]] == top
-    newest = db.all("SELECT event_id FROM billing.inbox "
-                    "ORDER BY persisted_at DESC, event_time DESC, event_id LIMIT 5")
+    newest = db.all(
+        "SELECT event_id FROM billing.inbox "
+        "ORDER BY persisted_at DESC, event_time DESC, event_id LIMIT 5"
+    )
     assert [r["event_id"] for r in got["recent"]] == [r[0] for r in newest]
     assert got["redelivery"] == (0, 0)
 
 
-def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(
-    stack: Stack, clean_db: Db
-) -> None:
+def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(stack: Stack, clean_db: Db) -> None:
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "reconcile", PARTITIONS)
     publish_events(bootstrap, topic, 3_000, seed=22)
@@ -110,12 +114,17 @@ def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(
         got = asyncio.run(read_everything(url, bootstrap, topic, groups))
         for name, group in groups.items():
             committed = asyncio.run(committed_offsets(bootstrap, group, topic))
-            persisted = dict(db.all(f"SELECT partition, persisted_offset FROM {name}.progress "
-                                    "WHERE topic = %s", topic))
+            persisted = dict(
+                db.all(
+                    f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s",
+                    topic,
+                )
+            )
             expected = {p: max(off + 1 - committed.get(p, 0), 0) for p, off in persisted.items()}
             r = got["recons"][name]
-            assert {p.partition: p.window for p in r.partitions if p.partition in persisted} \
-                == expected
+            assert {
+                p.partition: p.window for p in r.partitions if p.partition in persisted
+            } == expected
             assert r.window == db.inbox_count(name) - sum(committed.values()) > 0
             assert not r.reconciled
         assert run_reconcile(url, bootstrap, topic, groups).returncode == 1
@@ -129,11 +138,23 @@ def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(
         assert db.inbox_count(name) == 3_000
 
 
-def run_reconcile(url: str, bootstrap: str, topic: str, groups: dict[str, str],
-                  *extra: str) -> subprocess.CompletedProcess[str]:
+def run_reconcile(
+    url: str, bootstrap: str, topic: str, groups: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
     """`./fanout reconcile` as an operator runs it (its own process and exit code)."""
-    argv = [sys.executable, "-m", "infra.cli", "reconcile", "--bootstrap", bootstrap,
-            "--database-url", url, "--topic", topic, *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "infra.cli",
+        "reconcile",
+        "--bootstrap",
+        bootstrap,
+        "--database-url",
+        url,
+        "--topic",
+        topic,
+        *extra,
+    ]
     for service, group in groups.items():
         argv += ["--group", f"{service}={group}"]
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -141,6 +162,7 @@ def run_reconcile(url: str, bootstrap: str, topic: str, groups: dict[str, str],
 
 def test_read_only_connections_refuse_writes(stack: Stack) -> None:
     """Even as the admin role, a read-side connection cannot write."""
+
     async def try_write() -> None:
         engine = async_engine(stack.database_url, pool_size=1)
         try:
@@ -154,11 +176,12 @@ def test_read_only_connections_refuse_writes(stack: Stack) -> None:
 
 
 def test_broker_facts_report_an_unreachable_broker_instead_of_raising() -> None:
-    facts = asyncio.run(readside.broker_facts("127.0.0.1:1", "multi-app-events", ["g"],
-                                              within=3))
+    facts = asyncio.run(readside.broker_facts("127.0.0.1:1", "multi-app-events", ["g"], within=3))
     assert not facts.reachable and facts.error and facts.log_end == {}
 
 
 def test_reader_url_swaps_only_the_credentials() -> None:
-    assert readside.reader_url("postgresql://postgres:secret@db.example:5433/fanout") == \
-        "postgresql://fanout_reader:fanout_reader@db.example:5433/fanout"
+    assert (
+        readside.reader_url("postgresql://postgres:secret@db.example:5433/fanout")
+        == "postgresql://fanout_reader:fanout_reader@db.example:5433/fanout"
+    )

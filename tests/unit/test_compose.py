@@ -20,4 +20,8 @@ def test_local_runner_points_services_at_local_stack() -> None:
     assert billing["DATABASE_URL"] == "postgresql://billing:billing@127.0.0.1:55433/fanout"
     assert billing["SERVICE_NAME"] == "billing"
     assert [specs[n].web_port for n in ("publisher", "analytics", "billing", "audit")] == [
-        16065, 16066, 16067, 16068]
+        16065,
+        16066,
+        16067,
+        16068,
+    ]

@@ -18,8 +18,9 @@ def test_seed_shape_is_accepted_with_its_date_format() -> None:
 
 
 def test_iso_8601_with_offset_is_accepted() -> None:
-    item = classify("t", 0, 0, bad(event_datetime="2020-06-12T23:12:27+02:00", amount="12.50",
-                                   user_id="u1"))
+    item = classify(
+        "t", 0, 0, bad(event_datetime="2020-06-12T23:12:27+02:00", amount="12.50", user_id="u1")
+    )
     assert isinstance(item, Delivery)
     assert item.event.occurred_at == datetime(2020, 6, 12, 21, 12, 27, tzinfo=UTC)
     assert str(item.event.amount) == "12.50"

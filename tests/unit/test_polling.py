@@ -9,7 +9,9 @@ from shared.polling import DeadlineExceeded, wait_for
 
 def test_wait_for_returns_first_truthy_value() -> None:
     counter = itertools.count()
-    assert wait_for(lambda: next(counter) >= 3 and "ready", timeout=5, what="x", interval=0) == "ready"
+    assert (
+        wait_for(lambda: next(counter) >= 3 and "ready", timeout=5, what="x", interval=0) == "ready"
+    )
 
 
 def test_wait_for_fails_with_what_and_last_value() -> None:

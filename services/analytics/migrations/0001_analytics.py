@@ -17,7 +17,8 @@ depends_on = None
 def upgrade() -> None:
     md = sa.MetaData()
     sa.Table(
-        "type_minute_counts", md,
+        "type_minute_counts",
+        md,
         sa.Column("minute", sa.DateTime(timezone=True), primary_key=True),
         sa.Column("event_type", sa.Text, primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),

@@ -17,7 +17,8 @@ depends_on = None
 def upgrade() -> None:
     md = sa.MetaData()
     sa.Table(
-        "ledger", md,
+        "ledger",
+        md,
         sa.Column("seq", sa.BigInteger, sa.Identity(), primary_key=True),
         sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
         sa.Column("user_id", sa.Text, nullable=False),
@@ -27,7 +28,8 @@ def upgrade() -> None:
         schema="billing",
     )
     sa.Table(
-        "balances", md,
+        "balances",
+        md,
         sa.Column("user_id", sa.Text, primary_key=True),
         sa.Column("balance", sa.Numeric(16, 2), nullable=False),
         sa.Column("entries", sa.BigInteger, nullable=False),
