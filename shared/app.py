@@ -71,11 +71,16 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
         return prometheus_response(web, stats.registry)
 
     @app.page("/crash")
-    async def crash(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        # GET shows it is there; POST arms it: the next batch dies after its DB commit.
-        if request.method == "POST":
+    class Crash(faust.web.View):
+        """GET: is the crash switch armed? POST arms it (`./fanout crash SERVICE`): the next
+        batch dies after its DB commit, before its offset commit."""
+
+        async def get(self, request: faust.web.Request) -> faust.web.Response:
+            return self.json({"armed": consumer.crash_requested})
+
+        async def post(self, request: faust.web.Request) -> faust.web.Response:
             consumer.crash_requested = True
-        return web.json({"armed": consumer.crash_requested})
+            return self.json({"armed": True})
 
     dashboard.register_service(app, settings, stats, consumer, engine)
     return app
