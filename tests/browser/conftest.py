@@ -24,7 +24,7 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # its event loop must end with the browser tests
 def browser(chromium: Path) -> Iterator[Browser]:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
