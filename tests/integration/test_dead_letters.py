@@ -93,61 +93,28 @@ def test_a_poison_event_is_dead_lettered_alone_and_redrive_feeds_one_service(
         assert letter.headers["__connect.errors.offset"] == "15"
 
         # Redrive: billing alone reads it again (and, still poison, dead-letters it again).
-        assert (
-            asyncio.run(
-                redrive(
-                    bootstrap,
-                    "billing",
-                    dlq_topic(topic, "billing"),
-                    redrive_topic(topic, "billing"),
-                )
-            )
-            == 1
-        )
+        redrive_billing = redrive_topic(topic, "billing")
+
+        def redriven_letters() -> int:
+            sql = "SELECT count(*) FROM billing.dead_letters WHERE topic = %s"
+            return int(db.one(sql, redrive_billing))  # type: ignore[arg-type]
+
+        def redrive_once() -> int:
+            dlq = dlq_topic(topic, "billing")
+            return asyncio.run(redrive(bootstrap, "billing", dlq, redrive_billing))
+
+        assert redrive_once() == 1
+        wait_for(lambda: redriven_letters() == 1, timeout=60, what="the poison dead again")
+        wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], redrive_billing)
+        dlq = dlq_topic(topic, "billing")
         wait_for(
-            lambda: (
-                db.one(
-                    "SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
-                    redrive_topic(topic, "billing"),
-                )
-                == 1
-            ),
-            timeout=60,
-            what="billing to dead-letter the redriven poison again",
-        )
-        wait_committed_to_end(
-            bootstrap, procs["billing"].env["CONSUMER_GROUP"], redrive_topic(topic, "billing")
-        )
-        wait_for(
-            lambda: (
-                len(asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, "billing")))) == 2
-            ),
+            lambda: len(asyncio.run(read_dead_letters(bootstrap, dlq))) == 2,
             timeout=30,
             what="a second letter",
         )
         # A second redrive takes only the new letter: the redrive group remembers how far.
-        assert (
-            asyncio.run(
-                redrive(
-                    bootstrap,
-                    "billing",
-                    dlq_topic(topic, "billing"),
-                    redrive_topic(topic, "billing"),
-                )
-            )
-            == 1
-        )
-        wait_for(
-            lambda: (
-                db.one(
-                    "SELECT count(*) FROM billing.dead_letters WHERE topic = %s",
-                    redrive_topic(topic, "billing"),
-                )
-                == 2
-            ),
-            timeout=60,
-            what="billing to dead-letter the second redrive",
-        )
+        assert redrive_once() == 1
+        wait_for(lambda: redriven_letters() == 2, timeout=60, what="the second redrive dead")
 
     assert db.inbox_count("billing") == 30
     assert db.inbox_count("analytics") == 31  # other groups never saw the redriven event
