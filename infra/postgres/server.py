@@ -9,9 +9,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -45,7 +47,7 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
 
-    def _as_postgres(self) -> dict[str, object]:
+    def _as_postgres(self) -> dict[str, Any]:
         """Popen arguments that drop root to the postgres user (when we are root)."""
         if os.geteuid() != 0:
             return {}
@@ -66,10 +68,23 @@ class PostgresServer:
         self._chown(pwfile)
         try:
             subprocess.run(
-                [str(bindir / "initdb"), "-D", str(self.data), "-U", ADMIN_USER,
-                 f"--pwfile={pwfile}", "--auth-local=scram-sha-256",
-                 "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
-                check=True, capture_output=True, cwd=self.home, **self._as_postgres(),  # type: ignore[arg-type]
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    ADMIN_USER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                capture_output=True,
+                cwd=self.home,
+                **self._as_postgres(),  # type: ignore[arg-type]
             )
         except subprocess.CalledProcessError as exc:
             raise RuntimeError(f"initdb failed: {exc.stderr.decode(errors='replace')}") from exc
@@ -81,12 +96,28 @@ class PostgresServer:
         sock = self.home / "socket"
         sock.mkdir(exist_ok=True)
         self._chown(sock)
-        argv = [str(postgres_bindir() / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                "-k", str(sock), "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"]
+        argv = [
+            str(postgres_bindir() / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-k",
+            str(sock),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "max_connections=200",
+        ]
         # The log file is opened by us (root) before the switch; postgres only writes to it.
         self.process = proc.spawn(argv, self.log, cwd=self.home, **self._as_postgres())
-        wait_for(self._ping, timeout=timeout, what=f"PostgreSQL on 127.0.0.1:{self.port}",
-                 interval=0.2, detail=lambda: "postgres log tail:\n" + proc.tail(self.log))
+        wait_for(
+            self._ping,
+            timeout=timeout,
+            what=f"PostgreSQL on 127.0.0.1:{self.port}",
+            interval=0.2,
+            detail=lambda: "postgres log tail:\n" + proc.tail(self.log),
+        )
         self._ensure_database()
 
     def _ping(self) -> bool:
@@ -104,7 +135,13 @@ class PostgresServer:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
     def stop(self) -> None:
+        """Fast shutdown (pg_ctl's default): sessions are ended, open transactions rolled back,
+        then a clean stop. SIGTERM alone is a *smart* shutdown, which waits for every client to
+        disconnect by itself: with services' connection pools open it never ends, and the
+        postmaster was SIGKILLed at the timeout (a crash, recovered at the next start)."""
         if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
             proc.stop(self.process, timeout=30)
 
     def kill(self) -> None:

@@ -1,0 +1,116 @@
+"""Chaos: a seeded, reproducible schedule of SIGKILLs of random services while more than
+50,000 events are published and consumed; then an exact reconcile.
+
+FANOUT_CHAOS_SEED picks another schedule; the seed and the schedule are printed (-s), so a
+failing run can be replayed."""
+
+from __future__ import annotations
+
+import os
+import random
+from contextlib import ExitStack
+
+from infra.stack import Stack
+from services.publisher.generator import events as generate
+from tests.db import Db
+from tests.faults.helpers import (
+    PARTITIONS,
+    BackgroundPublish,
+    Window,
+    check_commit_not_ahead,
+    crash_window,
+    freeze_in_window,
+    groups_of,
+    reconcile,
+    running,
+    sigkill,
+    wait_open_tx,
+    wait_window_read,
+)
+from tests.helpers import new_topic
+from tests.pipeline import publish_events
+from tests.services import SERVICES, ServiceProcess
+
+KILLS = 12
+MODES = ("any", "tx", "window")
+BACKLOG = 10_000
+STREAM = 45_000
+RATE = 900  # events/s of the live stream: 50 s of publishing, kills spread over it
+
+
+def test_chaos_random_sigkills_during_50k_events(stack: Stack, clean_db: Db) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    seed = int(os.environ.get("FANOUT_CHAOS_SEED", "20251125"))
+    rng = random.Random(seed)
+    sizes = {n: str(rng.choice((50, 300, 1000, 2000, 5000))) for n in SERVICES}
+    # Kill points: how far the live stream has got (the services keep up with it).
+    points = sorted(rng.sample(range(1_000, STREAM - 2_000), KILLS))
+    # Where the kill strikes: anywhere ("any"), inside an open batch transaction ("tx"), or
+    # in the window between a DB commit and its offset commit ("window").
+    plan = [
+        (rng.choice(SERVICES), at, rng.randint(1, 6), rng.choices(MODES, (2, 5, 3))[0])
+        for at in points
+    ]
+    print(f"chaos seed {seed}; BATCH_MAX {sizes}")
+    print(
+        "schedule (service, kill once N events of the stream are sent, and if restarted once "
+        "it persisted B batches again, where):"
+    )
+    for i, step in enumerate(plan, 1):
+        print(f"  {i:2d}. {step}")
+
+    topic = new_topic(bootstrap, "chaos", PARTITIONS)
+    backlog = publish_events(bootstrap, topic, BACKLOG, seed=601)
+    stream = list(generate(STREAM, users=50, seed=602))
+    total = BACKLOG + STREAM
+    assert total >= 50_000
+
+    with ExitStack() as es:
+        procs: dict[str, ServiceProcess] = {}
+        for name in SERVICES:
+            procs |= es.enter_context(running(stack, topic, (name,), BATCH_MAX=sizes[name]))
+        groups = groups_of(procs)
+        publisher = BackgroundPublish(bootstrap, topic, stream, rate=RATE).start()
+        windows: dict[str, list[Window]] = {n: [] for n in SERVICES}
+        log: list[str] = []
+        for i, (name, at, batches, mode) in enumerate(plan, 1):
+            p = procs[name]
+            publisher.wait_sent(at)
+            if windows[name]:
+                # A restarted service is killed again only once it consumes again (batches
+                # persisted since its start) and has read its last window again: then the
+                # duplicates it absorbs are exactly the sum of its windows.
+                wait_window_read(db, bootstrap, topic, p, windows[name][-1], batches, total)
+            struck = "anywhere"
+            if mode == "tx" and wait_open_tx(db, name, timeout=2):
+                struck = "in a transaction"
+            caught = None
+            if mode == "window" and not publisher.done:  # batches still come: catch one
+                caught = freeze_in_window(db, bootstrap, topic, p, timeout=10)
+            sigkill(p)
+            w = crash_window(db, bootstrap, p, topic)
+            if caught is not None:
+                struck = f"in the window after {caught[1]} freezes"
+                assert w == caught[0], "the window moved while the process was frozen"
+            windows[name].append(w)
+            for other in procs:  # the live ones never commit ahead either
+                if other != name:
+                    check_commit_not_ahead(db, bootstrap, other, groups[other], topic)
+            log.append(
+                f"{i:2d}. {name} killed at {db.inbox_count(name)} persisted, "
+                f"published {publisher.sent}, {struck}, window {w.size}"
+            )
+            p.start()
+        result = publisher.join()
+        assert (result.acknowledged, result.failed) == (STREAM, 0)
+        print("\n".join(log))
+        assert sum(len(ws) for ws in windows.values()) == KILLS
+        reconcile(
+            db,
+            bootstrap,
+            topic,
+            backlog + stream,
+            groups,
+            timeout=180,
+            duplicates={n: sum(w.size for w in ws) for n, ws in windows.items()},
+        )

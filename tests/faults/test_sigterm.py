@@ -1,0 +1,76 @@
+"""SIGTERM is a clean stop: the batch in flight finishes all four steps, the committed offsets
+equal what was persisted, and a restart redelivers nothing."""
+
+from __future__ import annotations
+
+import signal
+
+from infra.stack import Stack
+from tests.db import Db
+from tests.faults.helpers import (
+    HANDLER_TABLE,
+    PARTITIONS,
+    ROLE,
+    LogCursor,
+    TableLock,
+    groups_of,
+    log_path,
+    reconcile,
+    running,
+    stable_committed,
+    wait_sessions_gone,
+    wait_stalled,
+    write_xids_waiting_on_lock,
+    xact_status,
+)
+from tests.helpers import new_topic
+from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
+
+
+def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "sigterm", PARTITIONS)
+    first = publish_events(bootstrap, topic, 3_000, seed=201)
+
+    with running(stack, topic, BATCH_MAX="1000") as procs:
+        for name, p in procs.items():
+            wait_persisted(db, name, 3_000, proc=p)
+            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        logs = {name: LogCursor(log_path(p)) for name, p in procs.items()}
+        in_flight: dict[str, list[str]] = {}
+        with TableLock(db, *HANDLER_TABLE.values()):
+            second = publish_events(bootstrap, topic, 4_000, seed=202)
+            for name, p in procs.items():
+                in_flight[name] = wait_stalled(db, p)
+            for p in procs.values():
+                assert p.process is not None
+                p.process.send_signal(signal.SIGTERM)
+            # The stop has begun while each batch is still inside its transaction.
+            for name in procs:
+                logs[name].wait_for("Signal received: 15", timeout=30)
+                assert write_xids_waiting_on_lock(db, ROLE[name]) == in_flight[name]
+        # Lock released: the batches in flight finish, commit, and only then the processes exit.
+        for name, p in procs.items():
+            assert p.wait_exit(timeout=60) == 0, p.log
+            wait_sessions_gone(db, ROLE[name])
+            assert [xact_status(db, x) for x in in_flight[name]] == ["committed"]
+            persisted = db.persisted_offsets(name)
+            assert db.inbox_count(name) > 3_000, f"{name} abandoned its batch in flight"
+            # Committed at stop == persisted + 1 on every partition: no window at all.
+            assert stable_committed(bootstrap, p.env["CONSUMER_GROUP"], topic) == {
+                part: off + 1 for part, off in persisted.items()
+            }
+            assert "did not finish in time" not in logs[name].text()
+
+        for p in procs.values():
+            p.start()
+        reconcile(
+            db,
+            bootstrap,
+            topic,
+            first + second,
+            groups_of(procs),
+            duplicates={name: 0 for name in procs},
+        )

@@ -1,0 +1,109 @@
+"""Three brokers, replication factor 3, min.insync.replicas=2, producer acks=all: the leader
+of a partition is killed mid-stream. Every acknowledged event is persisted by every service,
+and the services carry on through the failover and the broker's return."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from infra.kafka.broker import KafkaCluster
+from infra.stack import Stack
+from services.publisher.generator import events as generate
+from shared.kafka_admin import admin_client, ensure_events_topic
+from shared.polling import wait_for
+from tests.db import Db
+from tests.faults.helpers import (
+    PARTITIONS,
+    TrackedPublish,
+    groups_of,
+    partition_isr,
+    partition_leaders,
+    publish_list,
+    reconcile,
+    running,
+    wait_progress,
+)
+from tests.helpers import unique
+
+
+async def topic_config(bootstrap: str, topic: str, key: str) -> str:
+    async with admin_client(bootstrap) as admin:
+        resp = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    for _code, _msg, _type, _name, entries in resp[0].resources:
+        for entry in entries:
+            if entry[0] == key:
+                return str(entry[1])
+    raise AssertionError(f"{key} not in {topic}'s config")
+
+
+def fully_replicated(bootstrap: str, topic: str) -> bool:
+    isr = asyncio.run(partition_isr(bootstrap, topic))
+    return len(isr) == PARTITIONS and all(len(replicas) == 3 for replicas in isr.values())
+
+
+def test_leader_killed_mid_stream_loses_nothing_acknowledged(
+    stack: Stack, clean_db: Db, kafka3: KafkaCluster
+) -> None:
+    db, b3 = clean_db, kafka3.bootstrap
+    topic = unique("three-brokers")
+    assert asyncio.run(ensure_events_topic(b3, topic, PARTITIONS, 3))
+    # A new topic's metadata reaches every broker shortly after its creation: poll.
+    wait_for(
+        lambda: asyncio.run(topic_config(b3, topic, "min.insync.replicas")) == "2",
+        timeout=30,
+        what=f"{topic}'s min.insync.replicas to read 2",
+    )
+    wait_for(
+        lambda: fully_replicated(b3, topic),
+        timeout=30,
+        what=f"{topic}'s {PARTITIONS} partitions with 3 in-sync replicas",
+    )
+    stream = list(generate(15_000, users=50, seed=701))
+
+    with running(stack, topic, KAFKA_BOOTSTRAP_SERVERS=b3) as procs:
+        for p in procs.values():
+            p.wait_assigned(PARTITIONS)
+        publisher = TrackedPublish(b3, topic, stream, rate=1_500).start()
+        publisher.wait_acked(4_000)
+        victim_id = asyncio.run(partition_leaders(b3, topic))[0]
+        victim = next(n for n in kafka3.members if n.node_id == victim_id)
+        try:
+            kafka3.kill_node(victim)
+            acked_at_kill = len(publisher.acked)
+            persisted_at_kill = {n: db.inbox_count(n) for n in procs}
+            # A surviving in-sync replica takes over partition 0.
+            wait_for(
+                lambda: asyncio.run(partition_leaders(b3, topic))[0] not in (victim_id, -1),
+                timeout=60,
+                what="a new leader for partition 0",
+                interval=0.5,
+            )
+            # Two replicas in sync satisfy min.insync.replicas: acks=all writes go on, and the
+            # services keep consuming while the old leader is dead.
+            publisher.wait_acked(acked_at_kill + 3_000)
+            for p in procs.values():
+                wait_progress(db, p, persisted_at_kill[p.name] + 3_000)
+            print(
+                f"node {victim_id} (leader of partition 0) killed after {acked_at_kill} acks; "
+                f"{len(publisher.acked) - acked_at_kill} acknowledged while it was dead"
+            )
+        finally:
+            if victim.process is None or victim.process.poll() is not None:
+                kafka3.start_node(victim)
+            kafka3.wait_ready()
+        publisher.join()
+        assert publisher.failed == [], f"{len(publisher.failed)} failed: {publisher.failed[:3]}"
+        assert len(publisher.acked) == len(stream)
+        # The returning broker catches up: every partition is fully replicated again.
+        wait_for(
+            lambda: fully_replicated(b3, topic),
+            timeout=90,
+            what="every partition back to 3 in-sync replicas",
+            interval=1,
+        )
+        # The cluster is whole again and the services still consume: more events after it.
+        after = publish_list(b3, topic, list(generate(2_000, users=50, seed=702)))
+        # Every acknowledged event is persisted by every service, once.
+        reconcile(db, b3, topic, publisher.acked + after, groups_of(procs))
