@@ -28,8 +28,10 @@ class SuiteStackSettings(StackSettings):
 
     model_config = SettingsConfigDict(env_prefix="FANOUT_TEST_", extra="ignore")
 
+    # Below 32768: Linux hands out 32768-60999 as ephemeral client ports, so a busy test run
+    # could otherwise find its own server port taken.
     kafka_port: int = 29092
-    pg_port: int = 55433
+    pg_port: int = 25433
     web_port: int = 16066
     database_url: str | None = None  # the tests always run their own PostgreSQL
 
@@ -43,7 +45,7 @@ class BenchStackSettings(StackSettings):
 
     model_config = SettingsConfigDict(env_prefix="FANOUT_BENCH_", extra="ignore")
 
-    kafka_port: int = 39092
-    pg_port: int = 55434
+    kafka_port: int = 27092
+    pg_port: int = 25434
     web_port: int = 26066
     database_url: str | None = None

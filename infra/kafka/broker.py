@@ -11,6 +11,7 @@ import base64
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -192,9 +193,13 @@ class KafkaCluster:
         )
 
     def stop(self) -> None:
-        for node in reversed(self.members):
-            if node.process is not None:
-                proc.stop(node.process, timeout=30)
+        """SIGTERM every node first, then wait: a node stopped alone waits for a controller
+        quorum whose other members are already gone."""
+        running = [n.process for n in self.members if n.process and n.process.poll() is None]
+        for p in running:
+            p.send_signal(signal.SIGTERM)
+        for p in running:
+            proc.stop(p, timeout=30)
 
     def kill_node(self, node: KafkaNode) -> None:
         if node.process is not None:
