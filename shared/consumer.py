@@ -33,7 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from shared.dead_letters import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
 from shared.inbox import BatchResult, persist_batch
-from shared.kafka_admin import ensure_topic
+from shared.kafka_admin import ensure_events_topic, replication_of
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
@@ -67,8 +67,10 @@ class BatchConsumer(Service):
 
     async def on_start(self) -> None:
         s = self.settings
+        # Dead letters are kept as safely as the events: same replication (and min ISR).
+        replication = await replication_of(s.kafka_bootstrap_servers, s.events_topic)
         for topic in (s.dlq_topic, s.redrive_topic):
-            await ensure_topic(s.kafka_bootstrap_servers, topic, 1)
+            await ensure_events_topic(s.kafka_bootstrap_servers, topic, 1, replication)
         await self.dead_letters.start()
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_list,

@@ -69,3 +69,10 @@ async def ensure_events_topic(bootstrap: str, name: str, partitions: int, replic
     when one broker dies)."""
     configs = {"min.insync.replicas": "2"} if replication >= 3 else {}
     return await ensure_topic(bootstrap, name, partitions, replication, configs)
+
+
+async def replication_of(bootstrap: str, topic: str) -> int:
+    """How many replicas the topic's first partition has."""
+    async with admin_client(bootstrap) as admin:
+        meta = await admin.describe_topics([topic])
+    return len(meta[0]["partitions"][0]["replicas"])
