@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from infra.cli_publish import default_bootstrap
-from shared.dead_letters import read_dead_letters, redrive
+from infra.dlq import read_dead_letters, redrive
 from shared.settings import dlq_topic, redrive_topic
+from shared.text import printable
 
 console = Console()
 Service = Annotated[str, typer.Argument(help="analytics, billing or audit")]
@@ -38,13 +40,16 @@ def dlq(
         table.add_column(col, overflow="fold")
     for d in letters[-limit:]:
         payload = "(null)" if d.value is None else d.value[:120].decode(errors="replace")
-        table.add_row(
+        cells = (
             str(d.offset),
             d.source,
             d.reason,
             d.headers.get("__connect.errors.exception.message", ""),
             payload,
         )
+        # Text, not str: rich would read "[...]" in a payload as markup. Escaped: a payload's
+        # escape sequences must not reach the terminal.
+        table.add_row(*(Text(printable(c, 400)) for c in cells))
     console.print(table)
 
 

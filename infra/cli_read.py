@@ -1,9 +1,10 @@
 """Read-side CLI commands: ``./fanout reconcile`` (published vs persisted vs committed).
 
-Per service: published (sum of the topic's log-end offsets), persisted (inbox rows) plus
-invalid (progress), committed (sum of the group's committed offsets, read back from the
-broker), lag, and per partition the window persisted in the database but not yet committed
-in Kafka. Exit status: 0 reconciled, 1 a gap remains, 2 the broker or database cannot be read.
+Per service: published (sum of the topic's log-end offsets) against what became of each offset
+(applied, absorbed as a copy of an earlier event, or dead-lettered), the inbox against what was
+applied (from the topic and from redrives), committed (the group's offsets read back from the
+broker), lag, and per partition the window persisted in the database but not yet committed in
+Kafka. Exit status: 0 reconciled, 1 a gap remains, 2 the broker or database cannot be read.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _console() -> Console:
-    return Console(width=160)  # wide enough for the per-partition table in a pipe or CI log
+    return Console(width=200)  # wide enough for the per-partition table in a pipe or CI log
 
 
 def default_reader_url(settings: StackSettings) -> str:
@@ -46,8 +47,11 @@ def default_reader_url(settings: StackSettings) -> str:
     return readside.reader_url(admin)
 
 
-def parse_groups(values: list[str] | None) -> dict[str, str]:
-    groups = {s: s for s in readside.SERVICES}
+def parse_groups(values: list[str] | None, services: list[str] | None = None) -> dict[str, str]:
+    unknown = sorted(set(services or ()) - set(readside.SERVICES))
+    if unknown:
+        raise typer.BadParameter(f"no service {', '.join(unknown)}", param_hint="SERVICE")
+    groups = {s: s for s in readside.SERVICES if not services or s in services}
     for value in values or []:
         service, sep, group = value.partition("=")
         if not sep or service not in groups or not group:
@@ -99,9 +103,12 @@ def services_table(recons: list[ServiceRecon], topic: str) -> Table:
         "service",
         "group",
         "published",
-        "persisted",
+        "applied",
+        "copies",
         "invalid",
-        "persisted+invalid",
+        "accounted",
+        "persisted",
+        "redriven",
         "committed",
         "lag",
         "duplicates absorbed",
@@ -115,9 +122,12 @@ def services_table(recons: list[ServiceRecon], topic: str) -> Table:
             r.service,
             r.group,
             str(r.published),
-            str(r.persisted),
+            str(r.processed),
+            str(r.copies),
             str(r.invalid),
-            str(r.persisted + r.invalid),
+            str(r.accounted),
+            str(r.persisted),
+            str(r.redriven),
             str(r.committed),
             str(r.lag),
             str(r.duplicates),
@@ -144,6 +154,10 @@ def partitions_table(recons: list[ServiceRecon]) -> Table:
 
 
 def reconcile(
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services to reconcile.", show_default="all three"),
+    ] = None,
     bootstrap: Annotated[
         str | None,
         typer.Option(
@@ -180,14 +194,15 @@ def reconcile(
 ) -> None:
     """Published vs persisted vs committed, per service and per partition.
 
-    Exit 0 when every service is reconciled (published = persisted + invalid, committed = log
-    end on every partition), 1 on a gap, 2 when the broker or the database cannot be read.
+    Exit 0 when every service is reconciled (published = applied + copies + invalid, inbox rows
+    = applied + redriven, committed = log end on every partition), 1 on a gap, 2 when the
+    broker or the database cannot be read.
     """
     settings = StackSettings()
     server = bootstrap or f"127.0.0.1:{settings.kafka_port}"
     url = database_url or default_reader_url(settings)
     name = topic or settings.topic
-    groups = parse_groups(group)
+    groups = parse_groups(group, services)
     recons, error = asyncio.run(poll_until_reconciled(server, url, name, groups, wait))
     console = _console()
     if recons is None:
@@ -202,7 +217,7 @@ def reconcile(
         console.print(f"not reconciled{f' after {wait:g} s' if wait else ''}", highlight=False)
         raise typer.Exit(EXIT_GAP)
     console.print(
-        "[green]reconciled:[/] every event published is persisted (or invalid) "
-        "and committed, in every service",
+        "[green]reconciled:[/] every event published is applied, absorbed as a copy or "
+        "dead-lettered, and committed, in every service",
         highlight=False,
     )

@@ -1,13 +1,19 @@
 """The one consume loop: the idempotent batch consumer every service runs.
 
 Per batch, in this order and nowhere else (``process``):
-  1. persist the batch in one database transaction (inbox → handler → dead letters → progress),
-  2. commit that transaction,
-  3. ack: send the batch's rejected events to the dead-letter topic and wait for the broker's
-     acknowledgement; the batch's offsets become the ones to commit,
-  4. commit those offsets to Kafka explicitly.
-An exception before step 4 never advances offsets: the batch is retried (database errors,
-with backoff) or read again, and the inbox absorbs what was already applied.
+  1. claim the batch's event ids in the inbox: new, absorbed (seen before) or conflicting;
+  2. apply the service's handler to the new events;
+  3. record the dead letters (invalid, conflicting and poison events) in the service's table;
+  4. add the batch to the per-partition progress — steps 1-4 are one database transaction —
+  5. commit that transaction;
+  6. send the dead letters to the dead-letter topic and wait for the broker;
+  7. commit the batch's offsets to Kafka.
+An exception before step 7 never advances offsets: the batch is retried (database errors,
+with backoff) or read again, and the inbox absorbs what was already applied. A poison event
+(its data breaks a write or the handler) fails its transaction: the batch is split in halves
+until it stands alone, so only it is dead-lettered, in O(log n) transactions, partition order
+kept. What the dead-letter path stores or sends is made to fit (``shared.dead_letters``): no
+input can stall a partition.
 
 Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
 per-event stream path (~80 µs per event) would cap a process near 12k events/s; here a batch
@@ -21,6 +27,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -30,15 +37,17 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from shared import dead_letters, inbox, progress
 from shared.dead_letters import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
-from shared.inbox import BatchResult, persist_batch
 from shared.kafka_admin import ensure_events_topic, replication_of
+from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
 
 log = logging.getLogger(__name__)
+Item = Delivery | Rejected
 CRASH_EXIT_CODE = 86
 # The database is unavailable or busy: wait and retry the same batch.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
@@ -144,34 +153,46 @@ class BatchConsumer(Service):
     async def process(
         self, kafka: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
     ) -> None:
-        deliveries, rejected = decode([r for recs in fetched.values() for r in recs])
+        items = decode([r for recs in fetched.values() for r in recs])
         started = time.perf_counter()
-        result = await self.persist(deliveries, rejected)  # steps 1 + 2
-        self.stats.record_batch(result, time.perf_counter() - started)
+        outcome = await self.persist(items)  # steps 1-5
+        self.stats.record_batch(outcome, time.perf_counter() - started)
         self.crash_window()
-        await self.dead_letters.send(result.rejected)  # step 3
-        self.stats.dead_lettered.labels(self.settings.service_name).inc(len(result.rejected))
-        await self.commit_offsets(kafka, ack(fetched))  # step 4
+        await self.dead_letters.send(outcome.letters)  # step 6
+        self.stats.dead_lettered.labels(self.settings.service_name).inc(len(outcome.letters))
+        await self.commit_offsets(kafka, next_offsets(fetched))  # step 7
 
-    async def persist(self, deliveries: list[Delivery], rejected: list[Rejected]) -> BatchResult:
-        """Steps 1 and 2. A poison event fails the batch: then it is retried event by event,
-        so only the poison is dead-lettered and the valid events around it are persisted."""
+    async def transaction(self, items: Sequence[Item]) -> Outcome:
+        """Steps 1-4 in one database transaction; step 5 is leaving the block (commit)."""
+        deliveries = [i for i in items if isinstance(i, Delivery)]
+        rejected = [i for i in items if isinstance(i, Rejected)]
+        tables = self.service.tables
+        async with self.engine.begin() as conn:
+            claim = await inbox.claim(conn, tables.inbox, deliveries)  # 1
+            await self.service.handler(conn, claim.new, claim.absorbed)  # 2
+            letters = self.dead_letters.letters([*rejected, *claim.conflicts])
+            first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3
+            return await progress.record(conn, tables.progress, claim, letters, first)  # 4
+
+    async def persist(self, items: Sequence[Item]) -> Outcome:
+        """Steps 1-5. A poison event fails the transaction: then the batch is split in halves,
+        each persisted on its own (left first: partition order holds), until the poison stands
+        alone and is dead-lettered as ``handler_error``."""
         try:
-            return await self._persist_retrying(deliveries, rejected)
+            return await self._retrying(items)
         except POISON_ERRORS as exc:
-            log.warning("batch of %d failed (%r); retrying event by event", len(deliveries), exc)
-        result = BatchResult()
-        for d in deliveries:
-            try:
-                result.merge(await self._persist_retrying([d], []))
-            except POISON_ERRORS as exc:
-                rejected = [*rejected, poisoned(d, exc)]
-        result.merge(await self._persist_retrying([], rejected))
-        return result
+            if not any(isinstance(i, Delivery) for i in items):
+                raise  # the dead letters themselves cannot fail a batch: the database did
+            if len(items) == 1:
+                (poison,) = items
+                assert isinstance(poison, Delivery)
+                log.warning("poison event at %s", position(poison))
+                return await self._retrying([poisoned(poison, exc)])
+            log.warning("batch of %d failed (%r); splitting it in halves", len(items), exc)
+        half = len(items) // 2
+        return (await self.persist(items[:half])).merge(await self.persist(items[half:]))
 
-    async def _persist_retrying(
-        self, deliveries: list[Delivery], rejected: list[Rejected]
-    ) -> BatchResult:
+    async def _retrying(self, items: Sequence[Item]) -> Outcome:
         """One transaction, retried with backoff while the database is unavailable."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
@@ -183,8 +204,8 @@ class BatchConsumer(Service):
         )
         async for attempt in retrying:
             with attempt:
-                async with self.engine.begin() as conn:  # commits on leaving the block
-                    return await persist_batch(conn, self.service, deliveries, rejected)
+                self.stats.transactions.labels(self.settings.service_name).inc()
+                return await self.transaction(items)
         raise AssertionError("unreachable: tenacity retries until success")
 
     def crash_window(self) -> None:
@@ -221,9 +242,13 @@ class BatchConsumer(Service):
             log.warning("offset commit refused after rebalance (harmless): %r", exc)
 
 
+def position(item: Item) -> str:
+    return f"{item.topic}[{item.partition}]@{item.offset}"
+
+
 def poisoned(d: Delivery, exc: BaseException) -> Rejected:
     # The driver's own message, not SQLAlchemy's (which repeats the whole statement).
-    message = str(getattr(exc, "orig", None) or exc).strip()[:500]
+    message = str(getattr(exc, "orig", None) or exc).strip()
     return Rejected(
         d.topic,
         d.partition,
@@ -249,15 +274,11 @@ class _Assignment(ConsumerRebalanceListener):
         self.stats.assigned |= {tp.partition for tp in assigned if tp.topic == self.topic}
 
 
-def decode(records: list[ConsumerRecord]) -> tuple[list[Delivery], list[Rejected]]:
-    deliveries: list[Delivery] = []
-    rejected: list[Rejected] = []
-    for r in records:
-        item = classify(r.topic, r.partition, r.offset, r.value)
-        (deliveries if isinstance(item, Delivery) else rejected).append(item)  # type: ignore[arg-type]
-    return deliveries, rejected
+def decode(records: list[ConsumerRecord]) -> list[Item]:
+    """Every record as a Delivery or a Rejected, in fetch order (partition by partition)."""
+    return [classify(r.topic, r.partition, r.offset, r.value, r.timestamp) for r in records]
 
 
-def ack(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
+def next_offsets(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
     """Offsets to commit: one past the last record of each partition in the batch."""
     return {tp: recs[-1].offset + 1 for tp, recs in fetched.items() if recs}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -19,3 +24,27 @@ def async_engine(url: str, pool_size: int = 4) -> AsyncEngine:
 
 def sync_engine(url: str) -> Engine:
     return create_engine(driver_url(url), pool_pre_ping=True)
+
+
+class _Lenient:
+    """A timestamp the driver cannot represent (past year 9999 or before year 1 in UTC, or
+    ±infinity) reads as None instead of failing the whole query: the read side answers,
+    whatever an old row holds, and shows that one value as unknown."""
+
+    def load(self, data: Buffer) -> Any:
+        try:
+            return super().load(data)  # type: ignore[misc]
+        except psycopg.DataError:
+            return None
+
+
+class LenientTimestamptzLoader(_Lenient, TimestamptzLoader):
+    pass
+
+
+class LenientTimestamptzBinaryLoader(_Lenient, TimestamptzBinaryLoader):
+    pass
+
+
+psycopg.adapters.register_loader("timestamptz", LenientTimestamptzLoader)
+psycopg.adapters.register_loader("timestamptz", LenientTimestamptzBinaryLoader)

@@ -1,35 +1,128 @@
-"""The dead-letter topic: each rejected event, as it arrived, with why in its headers.
+"""Dead letters: every rejected event, recorded in the service's table and on its dead-letter
+topic, in a form that always fits and never fails a batch.
+
+The rule, for every reason code now and later (``DeadLetter.of``): text derived from the event
+is escaped (:func:`shared.text.printable`) and bounded; the payload is bounded to
+``payload_cap`` bytes, with the original size and SHA-256 beside it (the whole value stays
+readable at its source offset, which the headers name). If the full record still cannot be
+stored or sent because of what it holds, its *minimal form* — source position, reason, size,
+hash, and why — is recorded instead: a dead letter can cost its payload, never the partition.
 
 Headers follow Kafka Connect's error-reporting names (``__connect.errors.*``) so existing
-tooling reads them, plus ``fanout.service`` and ``fanout.reason``. Sent after the batch's DB
-commit and acknowledged before its offsets are committed: a crash in between sends a dead
-letter twice (keyed by its source position, so readers can tell), never loses one.
+tooling reads them, plus ``fanout.*``. Letters are sent after the batch's DB commit and
+acknowledged before its offsets are committed: a crash in between sends one twice (keyed by
+its source position, so readers can tell), never loses one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.events import Rejected
-from shared.kafka_admin import partitions_of
+from shared.bulk import BinaryArray, arrays, bulk_insert
+from shared.events import MAX_VALUE_BYTES, Rejected
+from shared.kafka_admin import topic_config
 from shared.settings import ServiceSettings
+from shared.text import printable
 
+log = logging.getLogger(__name__)
 REASON_HEADER = "fanout.reason"
+ERROR_CHARS = 1000  # of an error message, escaped
+HEADROOM = 4096  # bytes left in a record for headers, key and batch overhead
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
+# Broker or client refusals caused by the record itself: retrying cannot help.
+CONTENT_ERRORS = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+)
+COLUMNS = (
+    "topic",
+    "partition",
+    "kafka_offset",
+    "event_id",
+    "reason",
+    "error",
+    "payload",
+    "payload_size",
+    "payload_sha256",
+)
 
 
-def headers(r: Rejected, service: str) -> list[tuple[str, bytes]]:
-    return [
-        ("__connect.errors.topic", r.topic.encode()),
-        ("__connect.errors.partition", str(r.partition).encode()),
-        ("__connect.errors.offset", str(r.offset).encode()),
-        ("__connect.errors.exception.class.name", error_class(r).encode()),
-        ("__connect.errors.exception.message", r.error.encode()),
-        ("fanout.service", service.encode()),
-        (REASON_HEADER, r.reason.encode()),
-    ]
+def payload_cap(max_message_bytes: int) -> int:
+    """Payload bytes a dead letter may carry on a topic with this ``max.message.bytes``: every
+    valid event whole (they are at most MAX_VALUE_BYTES), room left for the headers."""
+    return max(0, min(MAX_VALUE_BYTES, max_message_bytes - HEADROOM))
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected event in the form every store takes."""
+
+    rejected: Rejected
+    error: str  # printable, bounded
+    payload: bytes | None  # the first payload_cap bytes; None: tombstone, or minimal form
+    size: int | None  # of the whole value
+    sha256: bytes | None
+    minimal: str | None = None  # why only the minimal form is kept
+
+    @classmethod
+    def of(cls, r: Rejected, cap: int) -> DeadLetter:
+        raw = r.raw
+        digest = hashlib.sha256(raw).digest() if raw is not None else None
+        size = len(raw) if raw is not None else None
+        payload = raw[:cap] if raw is not None else None
+        return cls(r, printable(r.error, ERROR_CHARS), payload, size, digest)
+
+    def as_minimal(self, why: BaseException) -> DeadLetter:
+        reason = printable(f"{type(why).__name__}: {why}", 200)
+        return replace(self, payload=None, error=f"{self.error} [minimal form: {reason}]",
+                       minimal=reason)  # fmt: skip
+
+    @property
+    def truncated(self) -> bool:
+        return self.payload is not None and self.size is not None and len(self.payload) < self.size
+
+    @property
+    def key(self) -> bytes:
+        r = self.rejected
+        return f"{r.topic}:{r.partition}:{r.offset}".encode()
+
+    def headers(self, service: str) -> list[tuple[str, bytes]]:
+        r = self.rejected
+        out = [
+            ("__connect.errors.topic", r.topic.encode()),
+            ("__connect.errors.partition", str(r.partition).encode()),
+            ("__connect.errors.offset", str(r.offset).encode()),
+            ("__connect.errors.exception.class.name", error_class(r).encode()),
+            ("__connect.errors.exception.message", self.error.encode()),
+            ("fanout.service", service.encode()),
+            (REASON_HEADER, r.reason.encode()),
+        ]
+        if self.size is not None and self.sha256 is not None:
+            out += [
+                ("fanout.payload.size", str(self.size).encode()),
+                ("fanout.payload.sha256", self.sha256.hex().encode()),
+            ]
+        if self.truncated:
+            out.append(("fanout.payload.truncated", b"true"))
+        if self.minimal is not None:
+            out.append(("fanout.minimal", self.minimal.encode()))
+        return out
 
 
 def error_class(r: Rejected) -> str:
@@ -37,15 +130,73 @@ def error_class(r: Rejected) -> str:
     return r.error.split(":", 1)[0] if r.reason == "handler_error" else "fanout.InvalidEvent"
 
 
+# --- the service's table --------------------------------------------------------------------
+
+
+def _insert(table: sa.Table) -> sa.Executable:
+    return (
+        bulk_insert(table, COLUMNS)
+        .on_conflict_do_nothing(index_elements=["topic", "partition", "kafka_offset"])
+        .returning(table.c.topic, table.c.partition)
+    )
+
+
+async def store(
+    conn: AsyncConnection, table: sa.Table, letters: Sequence[DeadLetter]
+) -> list[tuple[str, int]]:
+    """Record ``letters`` once per source offset, inside the batch's transaction; returns the
+    (topic, partition) of each first sighting: a redelivered bad event is not counted twice.
+    Rows the table refuses in full are stored in their minimal form (the topic still gets the
+    full letter if it can take it)."""
+    if not letters:
+        return []
+    try:
+        async with conn.begin_nested():  # a savepoint: a failure here spares the batch
+            rows = await conn.execute(_insert(table), _params(letters))
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the minimal form follows
+        log.warning("dead letters not storable in full (%r); storing the minimal form", exc)
+        # If even this fails, the database itself is in trouble: the batch is retried.
+        rows = await conn.execute(_insert(table), _params([d.as_minimal(exc) for d in letters]))
+    return [(t, p) for t, p in rows]
+
+
+def _params(letters: Sequence[DeadLetter]) -> dict[str, BinaryArray]:
+    rs = [d.rejected for d in letters]
+    return arrays(
+        topic=(r.topic for r in rs),
+        partition=(r.partition for r in rs),
+        kafka_offset=(r.offset for r in rs),
+        event_id=(r.event_id for r in rs),
+        reason=(r.reason for r in rs),
+        error=(d.error for d in letters),
+        payload=(d.payload for d in letters),
+        payload_size=(d.size for d in letters),
+        payload_sha256=(d.sha256 for d in letters),
+    )
+
+
+# --- the dead-letter topic ------------------------------------------------------------------
+
+
 class DeadLetterSender:
+    """Sends dead letters; its limits are read from the topic at start."""
+
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
+        self.payload_cap = payload_cap(DEFAULT_MAX_MESSAGE_BYTES)
 
     async def start(self) -> None:
+        s = self.settings
+        limit = await topic_config(s.kafka_bootstrap_servers, s.dlq_topic, "max.message.bytes")
+        max_bytes = int(limit) if limit else DEFAULT_MAX_MESSAGE_BYTES
+        self.payload_cap = payload_cap(max_bytes)
         # Created here, not in __init__: aiokafka binds to the running event loop.
         self.producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_list, acks="all", enable_idempotence=True
+            bootstrap_servers=s.bootstrap_list,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=max_bytes,  # the topic's own limit: refused here, not by the broker
         )
         await self.producer.start()
 
@@ -53,116 +204,47 @@ class DeadLetterSender:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def send(self, rejected: Sequence[Rejected]) -> None:
-        if not rejected:
-            return
-        assert self.producer is not None, "start() first"
-        futures = [
-            await self.producer.send(
-                self.settings.dlq_topic,
-                r.raw,
-                key=f"{r.topic}:{r.partition}:{r.offset}".encode(),
-                headers=headers(r, self.settings.service_name),
-            )
-            for r in rejected
+    def letters(self, rejected: Sequence[Rejected]) -> list[DeadLetter]:
+        return [DeadLetter.of(r, self.payload_cap) for r in rejected]
+
+    async def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Send and wait for the broker; a letter refused for its content goes again in its
+        minimal form. Raises only when the broker cannot take even that (offsets then stay)."""
+        refused = [
+            d.as_minimal(error)
+            for d, error in zip(letters, await self._send(letters), strict=True)
+            if error is not None
         ]
-        for f in futures:
-            await f  # raises if the broker did not take it: offsets then stay uncommitted
+        if refused:
+            log.warning("%d dead letters refused in full; sending the minimal form", len(refused))
+            for error in await self._send(refused):
+                if error is not None:
+                    raise error
+
+    async def _send(self, letters: Sequence[DeadLetter]) -> list[BaseException | None]:
+        """One result per letter: None when acknowledged, the error when refused for its
+        content. Any other failure (the broker unreachable) raises."""
+        pending = [await self._enqueue(d) for d in letters]
+        return [await _settle(p) for p in pending]
+
+    async def _enqueue(self, d: DeadLetter) -> asyncio.Future[object] | BaseException:
+        assert self.producer is not None, "start() first"
+        try:
+            return await self.producer.send(
+                self.settings.dlq_topic,
+                d.payload,
+                key=d.key,
+                headers=d.headers(self.settings.service_name),
+            )
+        except CONTENT_ERRORS as exc:  # over the client's own limit: refused before sending
+            return exc
 
 
-@dataclass(frozen=True)
-class DeadLetter:
-    partition: int
-    offset: int
-    key: str
-    value: bytes | None
-    headers: dict[str, str]
-
-    @property
-    def reason(self) -> str:
-        return self.headers.get(REASON_HEADER, "")
-
-    @property
-    def source(self) -> str:
-        h = self.headers
-        return (
-            f"{h.get('__connect.errors.topic')}[{h.get('__connect.errors.partition')}]"
-            f"@{h.get('__connect.errors.offset')}"
-        )
-
-
-async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[DeadLetter]:
-    """Everything on the dead-letter topic, oldest first (no group, commits nothing)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+async def _settle(pending: asyncio.Future[object] | BaseException) -> BaseException | None:
+    if isinstance(pending, BaseException):
+        return pending
     try:
-        tps = await partitions_of(bootstrap, dlq_topic)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        out: list[DeadLetter] = []
-        while await _behind(consumer, ends):
-            for recs in (await consumer.getmany(timeout_ms=1000)).values():
-                out += [_dead_letter(r) for r in recs]
-        return out
-    finally:
-        await consumer.stop()
-
-
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return True
-    return False
-
-
-def _dead_letter(r: ConsumerRecord) -> DeadLetter:
-    return DeadLetter(
-        r.partition,
-        r.offset,
-        (r.key or b"").decode(errors="replace"),
-        r.value,
-        {k: v.decode(errors="replace") for k, v in r.headers},
-    )
-
-
-async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: str) -> int:
-    """Re-feed dead letters not redriven before to ``service`` alone, through its redrive
-    topic (no other group reads it). A group on the dead-letter topic remembers how far."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=f"{service}-redrive",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await consumer.start()
-    await producer.start()
-    try:
-        tps = await partitions_of(bootstrap, dlq_topic)
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        sent = 0
-        while await _behind(consumer, ends):
-            batch = await consumer.getmany(timeout_ms=1000)
-            futures = [
-                await producer.send(
-                    redrive_topic,
-                    r.value,
-                    key=r.key,
-                    headers=[
-                        *r.headers,
-                        ("fanout.redriven-from", f"{dlq_topic}[{r.partition}]@{r.offset}".encode()),
-                    ],
-                )
-                for recs in batch.values()
-                for r in recs
-            ]
-            for f in futures:
-                await f
-            sent += len(futures)
-            await consumer.commit()  # only after the redrive topic acknowledged them
-        return sent
-    finally:
-        await producer.stop()
-        await consumer.stop()
+        await pending
+    except CONTENT_ERRORS as exc:
+        return exc
+    return None

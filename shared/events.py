@@ -4,37 +4,63 @@ A JSON object with ``event_id`` (UUID), ``event_datetime`` and ``event_type``. T
 producer writes ``{"event_id": "…", "event_datetime": "2020-06-12-21-12-27", "event_type": "buy"}``
 with no key; ISO 8601 (with an offset) is accepted too. Optional: ``user_id`` (the publisher's
 message key, so one user's events stay in order), ``amount`` (buy/sell) and ``schema_version``.
+
+Times are kept in UTC. A time that has no UTC representation (``9999-12-31T23:59:59-14:00`` is
+year 10000 in UTC, which neither Python nor the database driver can read back) is
+``invalid_datetime``, and so is a time more than a day after the record's own Kafka timestamp
+(which the broker keeps within ``message.timestamp.after.max.ms``, 1 h, of its clock): one event
+from the far future must not pin a chart or a time lag. Events from the past are welcome.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 EventType = Literal["buy", "sell", "click", "hover", "idle_5"]
 EVENT_TYPES: tuple[str, ...] = ("buy", "sell", "click", "hover", "idle_5")
 SEED_FORMAT = "%Y-%m-%d-%H-%M-%S"
 MAX_VALUE_BYTES = 64 * 1024
+# How far an event's time may lie after its record's Kafka timestamp (clock skew, batching).
+MAX_FUTURE = timedelta(days=1)
 
 
 def _parse_datetime(value: object) -> object:
-    """The seed's ``2020-06-12-21-12-27`` (UTC); anything else goes to pydantic's ISO parser."""
-    if isinstance(value, str) and len(value) == 19 and value[10] == "-":
+    """The seed's ``2020-06-12-21-12-27`` (UTC); other strings go to pydantic's ISO parser.
+    Numbers are refused: pydantic would read them as seconds or milliseconds by their size."""
+    if isinstance(value, datetime):  # built in Python (the publisher), not decoded
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a string: YYYY-MM-DD-HH-MM-SS or ISO 8601")
+    if len(value) == 19 and value[10] == "-":
         return datetime.strptime(value, SEED_FORMAT).replace(tzinfo=UTC)
     return value
 
 
-def _assume_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _to_utc(value: datetime) -> datetime:
+    """No offset means UTC. Raises when the instant has no UTC representation (year 10000)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside years 1-9999 in UTC") from None
 
 
-EventTime = Annotated[datetime, BeforeValidator(_parse_datetime)]
+def _plain_text(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value
+
+
+EventTime = Annotated[datetime, BeforeValidator(_parse_datetime), AfterValidator(_to_utc)]
+UserId = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)]
 
 
 class Event(BaseModel):
@@ -43,13 +69,13 @@ class Event(BaseModel):
     event_id: uuid.UUID
     event_datetime: EventTime
     event_type: EventType
-    user_id: str | None = Field(None, min_length=1, max_length=128)
+    user_id: UserId | None = None
     amount: Decimal | None = Field(None, ge=0, max_digits=12, decimal_places=2)
     schema_version: int = 1
 
     @property
     def occurred_at(self) -> datetime:
-        return _assume_utc(self.event_datetime)
+        return self.event_datetime  # always in UTC (see _to_utc)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
@@ -79,20 +105,38 @@ class Rejected:
     event_id: uuid.UUID | None = None  # known for conflicts and handler failures
 
 
-def classify(topic: str, partition: int, offset: int, raw: bytes | None) -> Delivery | Rejected:
-    """Decode and validate one record value; never raises."""
+def classify(
+    topic: str, partition: int, offset: int, raw: bytes | None, timestamp_ms: int | None = None
+) -> Delivery | Rejected:
+    """Decode and validate one record value; never raises. ``timestamp_ms`` is the record's
+    Kafka timestamp (None or negative: unknown, the local clock stands in)."""
     if raw is None:
         return Rejected(topic, partition, offset, raw, "null_value", "tombstone")
     if len(raw) > MAX_VALUE_BYTES:
         return Rejected(topic, partition, offset, raw, "oversize", f"{len(raw)} bytes")
     try:
-        return Delivery(Event.model_validate_json(raw), topic, partition, offset, raw)
+        event = Event.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         reason = _reason(first)
         if reason == "invalid_json" and not _is_utf8(raw):
             reason = "non_utf8"
-        return Rejected(topic, partition, offset, raw, reason, str(first["msg"]))
+        where = ".".join(str(part) for part in first["loc"])
+        message = f"{where}: {first['msg']}" if where else str(first["msg"])
+        return Rejected(topic, partition, offset, raw, reason, message)
+    latest = _record_time(timestamp_ms) + MAX_FUTURE
+    if event.event_datetime > latest:
+        message = (
+            f"event_datetime: {event.event_datetime.isoformat()} is after {latest.isoformat()}"
+        )
+        return Rejected(topic, partition, offset, raw, "invalid_datetime", message)
+    return Delivery(event, topic, partition, offset, raw)
+
+
+def _record_time(timestamp_ms: int | None) -> datetime:
+    if timestamp_ms is None or timestamp_ms < 0:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -119,4 +163,5 @@ def _reason(error: object) -> str:
         "event_datetime": "invalid_datetime",
         "event_type": "unknown_event_type",
         "amount": "invalid_amount",
+        "user_id": "invalid_user_id",
     }.get(field, "wrong_type")

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 
@@ -76,3 +77,19 @@ async def replication_of(bootstrap: str, topic: str) -> int:
     async with admin_client(bootstrap) as admin:
         meta = await admin.describe_topics([topic])
     return len(meta[0]["partitions"][0]["replicas"])
+
+
+async def topic_config(bootstrap: str, topic: str, name: str) -> str | None:
+    """One configuration value of ``topic`` as the broker applies it (None: not reported)."""
+    async with admin_client(bootstrap) as admin:
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {name: None})]
+        )
+    for resource in response.resources:
+        error_code, _, _, _, entries = resource[:5]
+        if error_code:
+            return None
+        for entry in entries:
+            if entry[0] == name:
+                return str(entry[1])
+    return None

@@ -7,15 +7,14 @@ import os
 import sqlalchemy as sa
 from alembic import op
 
-from shared.schema import READER_ROLE, consumer_tables
+from shared.schema import READER_ROLE
 
 
 def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
     """Schema, role and grants; called by each service's first migration."""
     password = os.environ.get(f"{schema.upper()}_DB_PASSWORD", schema)
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    # inbox/progress as of revision 0001; a later change to them needs its own migration.
-    consumer_tables(schema, metadata)
+    consumer_tables_v1(schema, metadata)
     metadata.create_all(op.get_bind())
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{schema}') "
@@ -37,3 +36,65 @@ def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
 def drop_service_schema(schema: str) -> None:
     op.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     op.execute(f"DROP ROLE IF EXISTS {schema}")
+
+
+def consumer_tables_v1(schema: str, metadata: sa.MetaData) -> None:
+    """inbox, progress and dead_letters as revision 0001 created them. Frozen on purpose: the
+    live definition (shared/schema.py) is what the latest revision leaves, not this."""
+    now = sa.func.now()
+    sa.Table(
+        "inbox",
+        metadata,
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("fingerprint", sa.LargeBinary, nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("kafka_offset", sa.BigInteger, nullable=False),
+        sa.Column("event_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("persisted_at", sa.DateTime(timezone=True), nullable=False, server_default=now),
+        schema=schema,
+    )
+    sa.Table(
+        "progress",
+        metadata,
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("persisted_offset", sa.BigInteger, nullable=False),
+        *(
+            sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+            for name in ("processed", "duplicates", "invalid")
+        ),
+        sa.Column("last_event_time", sa.DateTime(timezone=True)),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=now),
+        schema=schema,
+    )
+    sa.Table(
+        "dead_letters",
+        metadata,
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("kafka_offset", sa.BigInteger, primary_key=True),
+        sa.Column("event_id", sa.Uuid),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary),
+        sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False, server_default=now),
+        schema=schema,
+    )
+
+
+def upgrade_consumer_tables_v2(schema: str) -> None:
+    """Revision 0002 of every service: exact reconciliation (``progress.copies``) and bounded
+    dead letters (``dead_letters.payload_size``, ``payload_sha256``)."""
+    op.add_column(
+        "progress",
+        sa.Column("copies", sa.BigInteger, nullable=False, server_default="0"),
+        schema=schema,
+    )
+    op.add_column("dead_letters", sa.Column("payload_size", sa.Integer), schema=schema)
+    op.add_column("dead_letters", sa.Column("payload_sha256", sa.LargeBinary), schema=schema)
+
+
+def downgrade_consumer_tables_v2(schema: str) -> None:
+    op.drop_column("progress", "copies", schema=schema)
+    op.drop_column("dead_letters", "payload_size", schema=schema)
+    op.drop_column("dead_letters", "payload_sha256", schema=schema)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.analytics import tables as analytics
 from services.audit import tables as audit
 from services.billing import tables as billing
+from shared.events import MAX_FUTURE
 from shared.kafka_admin import admin_client
 from shared.kafka_ops import OpsError, offsets_client
 from shared.schema import READER_ROLE
@@ -37,6 +38,7 @@ TABLES: dict[str, tuple[sa.Table, sa.Table]] = {
     "audit": (audit.inbox, audit.progress),
 }
 BROKER_TIMEOUT_S = 5.0
+READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)  # earlier instants have no UTC year >= 1
 
 
 def reader_url(admin_url: str) -> str:
@@ -67,6 +69,7 @@ class PartitionProgress:
     duplicates: int
     invalid: int
     last_event_time: datetime | None
+    copies: int = 0
 
 
 async def read_progress(
@@ -82,9 +85,17 @@ async def read_progress(
             progress.c.duplicates,
             progress.c.invalid,
             progress.c.last_event_time,
+            progress.c.copies,
         ).where(progress.c.topic == topic)
     )
     return {r.partition: PartitionProgress(*r) for r in rows}
+
+
+async def processed_elsewhere(conn: AsyncConnection, service: str, topic: str) -> int:
+    """Events the service applied from topics other than ``topic`` (its redrive topic)."""
+    progress = TABLES[service][1]
+    total = sa.func.coalesce(sa.func.sum(progress.c.processed), 0)
+    return int((await conn.execute(sa.select(total).where(progress.c.topic != topic))).scalar_one())
 
 
 async def inbox_rows(conn: AsyncConnection, service: str) -> int:
@@ -127,10 +138,12 @@ async def minute_counts(conn: AsyncConnection, minutes: int) -> list[tuple[datet
     Anchored on the newest minute, not on now: replayed history (the seed's 2020 events)
     still shows."""
     t = analytics.type_minute_counts
-    newest = sa.select(sa.func.max(t.c.minute)).scalar_subquery()
+    # Only minutes a chart can show: an old row from the far future must not pin the axis.
+    plausible = t.c.minute.between(READABLE_FROM, sa.func.now() + sa.literal(MAX_FUTURE))
+    newest = sa.select(sa.func.max(t.c.minute)).where(plausible).scalar_subquery()
     stmt = (
         sa.select(t.c.minute, t.c.event_type, t.c.count)
-        .where(t.c.minute > newest - sa.literal(timedelta(minutes=minutes), sa.Interval))
+        .where(plausible, t.c.minute > newest - sa.literal(timedelta(minutes=minutes), sa.Interval))
         .order_by(t.c.minute, t.c.event_type)
     )
     return [
@@ -323,12 +336,23 @@ class PartitionRecon:
 
 @dataclass(frozen=True)
 class ServiceRecon:
+    """Every offset of the events topic is accounted for once: applied (processed), absorbed
+    as a copy of an event published before, or dead-lettered (invalid). And every inbox row
+    was applied from the events topic or from a redrive."""
+
     service: str
     group: str
-    persisted: int  # inbox rows: events applied exactly once
+    persisted: int  # inbox rows: events applied exactly once, redriven ones included
+    processed: int  # applied from the events topic
+    copies: int
     invalid: int
-    duplicates: int
+    duplicates: int  # every delivery absorbed, redeliveries included
+    redriven: int  # applied from the redrive topic
     partitions: list[PartitionRecon]
+
+    @property
+    def accounted(self) -> int:
+        return self.processed + self.copies + self.invalid
 
     @property
     def published(self) -> int:
@@ -349,9 +373,15 @@ class ServiceRecon:
     @property
     def gaps(self) -> list[str]:
         out = []
-        if self.published != self.persisted + self.invalid:
+        if self.published != self.accounted:
             out.append(
-                f"published {self.published} != persisted {self.persisted} + invalid {self.invalid}"
+                f"published {self.published} != processed {self.processed} + copies "
+                f"{self.copies} + invalid {self.invalid}"
+            )
+        if self.persisted != self.processed + self.redriven:
+            out.append(
+                f"inbox rows {self.persisted} != processed {self.processed} + redriven "
+                f"{self.redriven}"
             )
         behind = [
             p.partition
@@ -379,9 +409,18 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
         )
         for p, end in sorted(facts.log_end.items())
     ]
-    invalid = sum(r.invalid for r in progress.values())
-    duplicates = sum(r.duplicates for r in progress.values())
-    return ServiceRecon(service, group, state.persisted, invalid, duplicates, parts)
+    rows = progress.values()
+    return ServiceRecon(
+        service,
+        group,
+        persisted=state.persisted,
+        processed=sum(r.processed for r in rows),
+        copies=sum(r.copies for r in rows),
+        invalid=sum(r.invalid for r in rows),
+        duplicates=sum(r.duplicates for r in rows),
+        redriven=state.redriven,
+        partitions=parts,
+    )
 
 
 @dataclass(frozen=True)
@@ -390,6 +429,7 @@ class ServiceState:
 
     progress: dict[int, PartitionProgress]
     persisted: int  # inbox rows
+    redriven: int = 0  # applied from other topics than the events topic
 
 
 async def read_states(
@@ -398,7 +438,11 @@ async def read_states(
     """Every service's progress on ``topic`` and inbox size, in one read-only transaction."""
     async with read_only(engine) as conn:
         return {
-            s: ServiceState(await read_progress(conn, s, topic), await inbox_rows(conn, s))
+            s: ServiceState(
+                await read_progress(conn, s, topic),
+                await inbox_rows(conn, s),
+                await processed_elsewhere(conn, s, topic),
+            )
             for s in services
         }
 

@@ -3,9 +3,14 @@
 - ``inbox``: one row per event id the service has applied, with a fingerprint of its payload;
   ``ON CONFLICT DO NOTHING`` on it absorbs a redelivered duplicate, and the fingerprint tells a
   redelivery from a *conflicting* duplicate (same id, other payload).
-- ``progress``: per topic partition, the highest persisted offset and the counters (processed,
-  duplicates absorbed, invalid) — written in the same transaction as the batch.
-- ``dead_letters``: every event the service could not accept, once per source offset.
+- ``progress``: per topic partition, the highest persisted offset and the counters — written in
+  the same transaction as the batch. Every offset of a topic is counted once, as exactly one
+  of: ``processed`` (applied), ``copies`` (the same event published again at another offset,
+  absorbed) or ``invalid`` (dead-lettered); so ``log end = processed + copies + invalid`` once
+  the group has committed. ``duplicates`` counts every absorbed delivery, redeliveries of an
+  offset already persisted included: what a crash or a replay cost.
+- ``dead_letters``: every event the service could not accept, once per source offset, with a
+  bounded payload (the whole value stays readable at its source offset), its size and hash.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         sa.Column("duplicates", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("invalid", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("last_event_time", sa.DateTime(timezone=True)),
+        sa.Column("copies", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
@@ -62,10 +68,14 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         sa.Column("event_id", sa.Uuid),  # when the value had a valid one
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("error", sa.Text, nullable=False),
-        sa.Column("payload", sa.LargeBinary),  # raw bytes; NULL for a tombstone
+        # The first bytes of the value (all of it up to the bound); NULL for a tombstone or
+        # when only the minimal form could be stored (then ``error`` says why).
+        sa.Column("payload", sa.LargeBinary),
         sa.Column(
             "dead_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
+        sa.Column("payload_size", sa.Integer),  # of the whole value; NULL for a tombstone
+        sa.Column("payload_sha256", sa.LargeBinary),
         schema=schema,
     )
     return ConsumerTables(inbox, progress, dead_letters)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from aiokafka import TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from shared.inbox import BatchResult
+from shared.progress import Outcome
 
 
 @dataclass
@@ -37,6 +37,10 @@ class ServiceStats:
         self.invalid = Counter(
             "fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r
         )
+        self.transactions = Counter(
+            "fanout_transactions", "Batch transactions attempted (poison splits a batch)",
+            ["service"], registry=r,
+        )  # fmt: skip
         self.db_errors = Counter(
             "fanout_db_errors", "Failed batch transactions", ["service"], registry=r
         )
@@ -57,18 +61,18 @@ class ServiceStats:
         )
         self.db_up_gauge.labels(self.service).set(1)
 
-    def record_batch(self, result: BatchResult, seconds: float) -> None:
+    def record_batch(self, outcome: Outcome, seconds: float) -> None:
         s = self.service
         self.batches += 1
         self.batch_seconds.labels(s).observe(seconds)
-        for (topic, p), t in result.partitions.items():
-            if t.new:
-                self.processed.labels(s, topic, str(p)).inc(t.new)
+        for (topic, p), t in outcome.partitions.items():
+            if t.processed:
+                self.processed.labels(s, topic, str(p)).inc(t.processed)
             if t.duplicates:
                 self.duplicates.labels(s, topic, str(p)).inc(t.duplicates)
-        for r in result.rejected:
-            self.invalid.labels(s, r.reason).inc()
-        self.history.append((time.time(), len(result.new)))
+        for letter in outcome.letters:
+            self.invalid.labels(s, letter.rejected.reason).inc()
+        self.history.append((time.time(), len(outcome.new)))
         self.set_db(True)
 
     def set_positioned(self, owned: set[TopicPartition], events_topic: str) -> None:

@@ -1,4 +1,11 @@
-"""One example of every kind of bad input, with the reason code each must get."""
+"""Hostile input, by the path it can break, with the reason code each value must get.
+
+A value can break decoding, validation, the error message written about it, the store, the
+dead-letter send, reading it back, or rendering it. The corpus grows by kind (one entry per way
+of breaking a path), not by instance. Paths that need more than a value — a compressed
+oversize value (the dead-letter send), rows already in the database (read back) — have
+integration tests of their own in tests/integration/test_hostile_input.py.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ GOOD = {
     "event_datetime": "2020-06-12-21-12-27",
     "event_type": "buy",
 }
+REMOVE = object()
 
 
 def bad(**change: object) -> bytes:
@@ -16,8 +24,7 @@ def bad(**change: object) -> bytes:
     return orjson.dumps({k: v for k, v in doc.items() if v is not REMOVE})
 
 
-REMOVE = object()
-
+# One of each reason code: what the README's contract promises.
 BAD_VALUES: dict[str, bytes | None] = {
     "invalid_json": b'{"event_id": ',
     "non_utf8": b'{"event_id": "\xff\xfe"}',
@@ -26,8 +33,36 @@ BAD_VALUES: dict[str, bytes | None] = {
     "invalid_uuid": bad(event_id="not-a-uuid"),
     "invalid_datetime": bad(event_datetime="yesterday"),
     "unknown_event_type": bad(event_type="jump"),
-    "wrong_type": bad(user_id=42),
+    "wrong_type": bad(schema_version="one"),
     "invalid_amount": bad(amount="-3.50"),
+    "invalid_user_id": bad(user_id="tab\tbed"),
     "oversize": bad(user_id="x" * 70_000),
     "null_value": None,
+}
+
+MARKUP = "[/x][bold]\x1b[31m<script>alert(1)</script>\u202e"
+
+# id -> (reason, value): the ways each path can break.
+HOSTILE: dict[str, tuple[str, bytes | None]] = {
+    # decode
+    "deep-nesting": ("invalid_json", b"[" * 5_000 + b"]" * 5_000),
+    "bom-prefix": ("invalid_json", b"\xef\xbb\xbf" + bad()),
+    "lone-surrogate": ("invalid_json", b'{"event_id": "\\ud800"}'),
+    "raw-nul-byte": ("invalid_json", bad()[:-1] + b"\x00}"),
+    # render: what a terminal or a rich table would obey if printed as is
+    "terminal-escapes": ("invalid_json", b"\x1b[2J\x1b[31m[/x][bold]\x07 not json"),
+    # validate
+    "datetime-as-number": ("invalid_datetime", bad(event_datetime=253402300800)),
+    "amount-infinite": ("invalid_amount", bad()[:-1] + b',"amount":1e400}'),
+    "user-id-nul": ("invalid_user_id", bad(user_id="bad\x00user")),
+    "user-id-too-long": ("invalid_user_id", bad(user_id="u" * 129)),
+    # error text: the message echoes the input
+    "nul-in-event-id": ("invalid_uuid", bad(event_id="3f847c7b-1e6c-4b4a-9a53-36e0dd2f7e1\x00")),
+    "nul-in-datetime": ("invalid_datetime", bad(event_datetime="2020-06-12-21-12-2\x00")),
+    "markup-in-type": ("unknown_event_type", bad(event_type=MARKUP)),
+    "huge-error-text": ("unknown_event_type", bad(event_type="j" * 60_000)),
+    # store / read back: an instant the database takes and the driver cannot read back
+    "year-10000-in-utc": ("invalid_datetime", bad(event_datetime="9999-12-31T23:59:59-14:00")),
+    "year-0-in-utc": ("invalid_datetime", bad(event_datetime="0001-01-01T00:00:00+14:00")),
+    "far-future": ("invalid_datetime", bad(event_datetime="2999-01-01T00:00:00Z")),
 }

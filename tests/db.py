@@ -32,6 +32,10 @@ class Db:
         with psycopg.connect(self.url) as conn:
             return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
 
+    def execute(self, sql: str, *args: object) -> None:
+        with psycopg.connect(self.url) as conn:
+            conn.execute(sql, args)  # type: ignore[arg-type]
+
     def truncate_services(self) -> None:
         tables = ", ".join(f"{s}.{t}" for s in SCHEMAS for t in TABLES[s])
         with psycopg.connect(self.url) as conn:
@@ -41,11 +45,10 @@ class Db:
         return int(self.one(f"SELECT count(*) FROM {schema}.inbox"))  # type: ignore[arg-type]
 
     def progress_sums(self, schema: str) -> dict[str, int]:
-        row = self.all(
-            f"SELECT coalesce(sum(processed),0), coalesce(sum(duplicates),0), "
-            f"coalesce(sum(invalid),0) FROM {schema}.progress"
-        )[0]
-        return {"processed": int(row[0]), "duplicates": int(row[1]), "invalid": int(row[2])}
+        names = ("processed", "duplicates", "copies", "invalid")
+        sums = ", ".join(f"coalesce(sum({n}), 0)" for n in names)
+        row = self.all(f"SELECT {sums} FROM {schema}.progress")[0]
+        return {n: int(v) for n, v in zip(names, row, strict=True)}
 
     def persisted_offsets(self, schema: str) -> dict[int, int]:
         return dict(self.all(f"SELECT partition, persisted_offset FROM {schema}.progress"))

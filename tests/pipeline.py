@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
 from collections import Counter, defaultdict
 from decimal import Decimal
 
+from infra.paths import ROOT
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from shared.events import Event
@@ -73,3 +78,49 @@ def wait_committed_to_end(
         detail=lambda: f"committed {asyncio.run(committed_offsets(bootstrap, group, topic))}",
     )
     return ends
+
+
+def run_reconcile(
+    url: str, bootstrap: str, topic: str, groups: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`./fanout reconcile` as an operator runs it (its own process and exit code)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "infra.cli",
+        "reconcile",
+        *groups,
+        "--bootstrap",
+        bootstrap,
+        "--database-url",
+        url,
+        "--topic",
+        topic,
+        *extra,
+    ]
+    for service, group in groups.items():
+        argv += ["--group", f"{service}={group}"]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+READ_APIS = {
+    "analytics": ("/api/minutes?minutes=1440",),
+    "billing": ("/api/ledger",),
+    "audit": ("/api/events",),
+}
+COMMON_APIS = ("/api/summary", "/api/partitions", "/api/recent?limit=200", "/api/throughput")
+
+
+def read_apis(name: str, port: int) -> dict[str, dict]:
+    """Every JSON API of one service's dashboard; each must answer 200 with no error."""
+    out = {}
+    for path in (*COMMON_APIS, *READ_APIS[name]):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            assert r.status == 200, f"{name} {path}: {r.status}"
+            body = json.loads(r.read())
+        assert "error" not in body, f"{name} {path}: {body['error']}"
+        out[path] = body
+    summary = out["/api/summary"]
+    assert summary["db"]["read_error"] is None, summary["db"]
+    assert summary["broker"]["up"], summary["broker"]
+    return out

@@ -125,8 +125,9 @@ def service_view(
         "gaps": [],
         "partitions": [],
         "persisted": state.persisted if state else None,
-        "invalid": sum(r.invalid for r in state.progress.values()) if state else None,
-        "duplicates": sum(r.duplicates for r in state.progress.values()) if state else None,
+        "accounted": None,
+        **{k: _sum(state, k) for k in ("processed", "copies", "invalid", "duplicates")},
+        "redriven": state.redriven if state else None,
     }
     if facts.reachable:
         committed = facts.committed.get(group, {})
@@ -135,7 +136,12 @@ def service_view(
         view["lag"] = sum(e - committed.get(p, 0) for p, e in facts.log_end.items())
     if facts.reachable and state is not None:
         recon = readside.reconcile(name, group, facts, state)
-        view.update(window=recon.window, reconciled=recon.reconciled, gaps=recon.gaps)
+        view.update(
+            window=recon.window,
+            reconciled=recon.reconciled,
+            gaps=recon.gaps,
+            accounted=recon.accounted,
+        )
         view["partitions"] = [
             {
                 "partition": p.partition,
@@ -148,6 +154,10 @@ def service_view(
             for p in recon.partitions
         ]
     return view
+
+
+def _sum(state: ServiceState | None, name: str) -> int | None:
+    return sum(getattr(r, name) for r in state.progress.values()) if state else None
 
 
 def register_routes(app: faust.App, view: Overview) -> None:

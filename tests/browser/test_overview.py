@@ -47,7 +47,9 @@ def check_service_row(
     row = {
         "published": PUBLISHED,
         "persisted": db.inbox_count(name),
+        "copies": 0,
         "invalid": 0,
+        "accounted": PUBLISHED,
         "committed": sum(done.values()),
         "lag": PUBLISHED - sum(done.values()),
         "window": sum(window.values()),

@@ -262,6 +262,7 @@ def reconcile(
         absorbed[name] = sums["duplicates"]
         assert sums["processed"] == n, f"{name} processed {sums['processed']} of {n}"
         assert sums["invalid"] == 0
+        assert sums["copies"] == 0, f"{name} counted {sums['copies']} redeliveries as copies"
         if duplicates is not None and name in duplicates:
             assert sums["duplicates"] == duplicates[name], (
                 f"{name} absorbed {sums['duplicates']} duplicates; "

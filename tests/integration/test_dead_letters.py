@@ -1,121 +1,202 @@
-"""Bad input never blocks a partition: it is dead-lettered with its reason, and the valid
-events around it are all persisted; a poison event is isolated; redrive feeds one service."""
+"""The failure of the failure handling, poison events, redrive, and exact reconciliation.
+
+A dead letter the table or the broker refuses is kept in its minimal form and the partition
+moves on; a poison event is dead-lettered alone and, once the cause is fixed, a redrive applies
+it to one service; reconcile balances after a redrive and after a byte-identical copy, and still
+shows a real loss.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
+import subprocess
+import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import orjson
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from infra.dlq import read_dead_letters, redrive
+from infra.paths import ROOT
 from infra.stack import Stack
 from services.publisher.generator import events as generate
-from shared.dead_letters import read_dead_letters, redrive
-from shared.events import Event
+from shared.kafka_admin import admin_client
+from shared.readside import reader_url
 from shared.settings import dlq_topic, redrive_topic
-from tests.badinput import BAD_VALUES
+from tests.badinput import bad
 from tests.db import Db
 from tests.helpers import new_topic, produce, wait_for
-from tests.pipeline import balances, type_totals, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, running_services
+from tests.pipeline import balances, run_reconcile, wait_committed_to_end, wait_persisted
+from tests.services import SERVICES, ServiceProcess, running_services
 
 
 def dead_reasons(db: Db, schema: str) -> Counter[str]:
     return Counter(r for (r,) in db.all(f"SELECT reason FROM {schema}.dead_letters"))
 
 
-def test_every_bad_event_is_dead_lettered_and_the_good_ones_persisted(
+@contextmanager
+def check_constraint(db: Db, table: str, check: str) -> Iterator[None]:
+    """A CHECK the next writes must pass (NOT VALID: rows already there are not checked)."""
+    db.execute(f"ALTER TABLE {table} ADD CONSTRAINT test_refuses CHECK ({check}) NOT VALID")
+    try:
+        yield
+    finally:
+        db.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS test_refuses")
+
+
+def groups(procs: dict[str, ServiceProcess]) -> dict[str, str]:
+    return {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
+
+
+def reconciled(stack: Stack, topic: str, procs: dict[str, ServiceProcess]) -> None:
+    done = run_reconcile(reader_url(stack.database_url), stack.bootstrap, topic, groups(procs))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def finish(db: Db, stack: Stack, topic: str, procs: dict[str, ServiceProcess], n: int) -> None:
+    for name, p in procs.items():
+        wait_persisted(db, name, n, proc=p)
+        wait_committed_to_end(stack.bootstrap, p.env["CONSUMER_GROUP"], topic)
+
+
+def test_a_dead_letter_the_table_refuses_is_stored_in_its_minimal_form(
     stack: Stack, clean_db: Db
 ) -> None:
     db, bootstrap = clean_db, stack.bootstrap
-    topic = new_topic(bootstrap, "bad-input", 1)  # one partition: bad events sit between good
-    good = list(generate(40, seed=11))
-    first = good[5].model_dump(mode="json")
-    conflicting = orjson.dumps(
-        {**first, "event_type": "sell" if first["event_type"] != "sell" else "buy"}
-    )
-    values: list[bytes | None] = [e.to_json() for e in good]
-    for i, value in enumerate([*BAD_VALUES.values(), conflicting]):
-        values.insert(7 + 3 * i, value)  # after good[5], interleaved with the rest
-    # A tombstone needs a key; one partition, so the key changes nothing else.
-    assert asyncio.run(produce(bootstrap, topic, values, key=b"k")) == len(values)
-    expected = Counter({**{r: 1 for r in BAD_VALUES}, "conflicting_duplicate": 1})
-
-    with running_services(stack, topic) as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 40, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
-
+    topic = new_topic(bootstrap, "dlq-table-refuses", 1)
+    good = [e.to_json() for e in generate(20, seed=31)]
+    hostile = bad(event_type="jump")
+    assert asyncio.run(produce(bootstrap, topic, [*good[:10], hostile, *good[10:]])) == 21
+    refuse = "payload IS NULL OR reason <> 'unknown_event_type'"
+    with (
+        check_constraint(db, "analytics.dead_letters", refuse),
+        check_constraint(db, "billing.dead_letters", refuse),
+        check_constraint(db, "audit.dead_letters", refuse),
+        running_services(stack, topic) as procs,
+    ):
+        finish(db, stack, topic, procs, 20)
+        reconciled(stack, topic, procs)
     for name in SERVICES:
-        assert dead_reasons(db, name) == expected
-        assert db.progress_sums(name) == {"processed": 40, "duplicates": 0, "invalid": 12}
-        letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
-        assert Counter(d.reason for d in letters) == expected
-        sources = {int(d.headers["__connect.errors.offset"]) for d in letters}
-        assert sources == {i for i, v in enumerate(values) if v not in [e.to_json() for e in good]}
-        assert {d.headers["fanout.service"] for d in letters} == {name}
-    # The first write stands: the conflicting copy changed nothing.
-    assert db.analytics_totals() == type_totals(good)
-    assert db.balances() == balances(good)
+        [(reason, payload, size, error)] = db.all(
+            f"SELECT reason, payload, payload_size, error FROM {name}.dead_letters"
+        )
+        assert (reason, payload, size) == ("unknown_event_type", None, len(hostile))
+        assert "minimal form: IntegrityError" in error
+        # The topic took the full letter: only the table's copy is minimal.
+        [letter] = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
+        assert (letter.value, letter.reason) == (hostile, "unknown_event_type")
 
 
-def test_a_poison_event_is_dead_lettered_alone_and_redrive_feeds_one_service(
+async def shrink_topic(bootstrap: str, topic: str, max_bytes: int) -> None:
+    async with admin_client(bootstrap) as admin:
+        await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": str(max_bytes)})]
+        )
+
+
+def test_a_dead_letter_the_broker_refuses_is_sent_in_its_minimal_form(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "dlq-broker-refuses", 1)
+    good = [e.to_json() for e in generate(20, seed=32)]
+    hostile = bad(user_id="u" * 3000)  # invalid_user_id, 3 KB: whole in the table
+    with running_services(stack, topic, ("billing",)) as procs:
+        procs["billing"].wait_assigned(1)
+        # After the service read the topic's limits: the broker now refuses the full letter.
+        asyncio.run(shrink_topic(bootstrap, dlq_topic(topic, "billing"), 2000))
+        assert asyncio.run(produce(bootstrap, topic, [*good[:10], hostile, *good[10:]])) == 21
+        finish(db, stack, topic, procs, 20)
+        reconciled(stack, topic, procs)
+    [letter] = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, "billing")))
+    assert letter.value is None and letter.reason == "invalid_user_id"
+    assert "MessageSizeTooLarge" in letter.headers["fanout.minimal"]
+    assert letter.headers["fanout.payload.size"] == str(len(hostile))
+    assert letter.headers["__connect.errors.offset"] == "10"
+    assert db.all("SELECT payload FROM billing.dead_letters") == [(hostile,)]
+
+
+def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
     stack: Stack, clean_db: Db
 ) -> None:
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "poison", 1)
-    good = list(generate(30, seed=12))
-    # Valid by the contract, but PostgreSQL text cannot hold NUL: billing's ledger write fails.
-    poison = Event.model_validate(
-        {
-            **json.loads(good[0].to_json()),
-            "event_id": "0e6c3a55-2f43-4d2b-9b7e-3f0cf2a0c001",
-            "event_type": "buy",
-            "amount": "5.00",
-            "user_id": "bad\x00user",
-        }
-    )
-    values = (
-        [e.to_json() for e in good[:15]] + [poison.to_json()] + [e.to_json() for e in good[15:]]
-    )
-    assert asyncio.run(produce(bootstrap, topic, values)) == 31
+    good = [e for e in generate(30, seed=12)]
+    poison = next(e for e in good[10:] if e.event_type == "buy")
+    offset = good.index(poison)
+    assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in good])) == 30
+    dlq, again = dlq_topic(topic, "billing"), redrive_topic(topic, "billing")
 
+    def redrive_once() -> int:
+        return asyncio.run(redrive(bootstrap, "billing", dlq, again))
+
+    def redriven_letters() -> int:
+        sql = "SELECT count(*) FROM billing.dead_letters WHERE topic = %s"
+        return int(db.one(sql, again))  # type: ignore[arg-type]
+
+    # A write the database refuses for this one event: billing's handler cannot apply it.
     with running_services(stack, topic, ("billing", "analytics")) as procs:
-        wait_persisted(db, "billing", 30, proc=procs["billing"])
-        wait_persisted(db, "analytics", 31, proc=procs["analytics"])  # no poison for analytics
-        for p in procs.values():
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
-        assert dead_reasons(db, "billing") == Counter({"handler_error": 1})
-        assert db.balances() == balances(good)
-        [letter] = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, "billing")))
-        assert letter.headers["__connect.errors.exception.class.name"] == "DataError"
-        assert letter.headers["__connect.errors.offset"] == "15"
-
-        # Redrive: billing alone reads it again (and, still poison, dead-letters it again).
-        redrive_billing = redrive_topic(topic, "billing")
-
-        def redriven_letters() -> int:
-            sql = "SELECT count(*) FROM billing.dead_letters WHERE topic = %s"
-            return int(db.one(sql, redrive_billing))  # type: ignore[arg-type]
-
-        def redrive_once() -> int:
-            dlq = dlq_topic(topic, "billing")
-            return asyncio.run(redrive(bootstrap, "billing", dlq, redrive_billing))
-
-        assert redrive_once() == 1
-        wait_for(lambda: redriven_letters() == 1, timeout=60, what="the poison dead again")
-        wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], redrive_billing)
-        dlq = dlq_topic(topic, "billing")
+        with check_constraint(db, "billing.ledger", f"event_id <> '{poison.event_id}'"):
+            wait_persisted(db, "billing", 29, proc=procs["billing"])
+            finish(db, stack, topic, {"analytics": procs["analytics"]}, 30)
+            wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], topic)
+            assert dead_reasons(db, "billing") == Counter({"handler_error": 1})
+            [letter] = asyncio.run(read_dead_letters(bootstrap, dlq))
+            assert letter.headers["__connect.errors.exception.class.name"] == "IntegrityError"
+            assert letter.headers["__connect.errors.offset"] == str(offset)
+            reconciled(stack, topic, procs)
+            # Redriven while the cause remains: dead again, on the redrive topic this time.
+            assert redrive_once() == 1
+            wait_for(lambda: redriven_letters() == 1, timeout=60, what="the poison dead again")
+        # The cause fixed: a second redrive takes only the new letter, and it applies.
         wait_for(
             lambda: len(asyncio.run(read_dead_letters(bootstrap, dlq))) == 2,
             timeout=30,
             what="a second letter",
         )
-        # A second redrive takes only the new letter: the redrive group remembers how far.
         assert redrive_once() == 1
-        wait_for(lambda: redriven_letters() == 2, timeout=60, what="the second redrive dead")
-
-    assert db.inbox_count("billing") == 30
-    assert db.inbox_count("analytics") == 31  # other groups never saw the redriven event
+        wait_persisted(db, "billing", 30, proc=procs["billing"])
+        wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], again)
+        reconciled(stack, topic, procs)
+    assert db.balances() == balances(good)
+    assert db.inbox_count("analytics") == 30  # other groups never saw the redriven event
     assert db.one("SELECT count(*) FROM analytics.dead_letters") == 0
+
+
+def test_reconcile_balances_a_republished_copy_and_still_shows_a_loss(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "copies", 3)
+    good = [e.to_json() for e in generate(20, seed=33)]
+    copies = [good[2], good[7], good[11]]  # published again, byte for byte
+    assert asyncio.run(produce(bootstrap, topic, [*good, *copies])) == 23
+    with running_services(stack, topic) as procs:
+        finish(db, stack, topic, procs, 20)
+        reconciled(stack, topic, procs)
+        for p in procs.values():
+            p.stop()
+    for name in SERVICES:
+        assert db.progress_sums(name) == {
+            "processed": 20,
+            "duplicates": 3,
+            "copies": 3,
+            "invalid": 0,
+        }
+    # A loss: five events published, then every group's offsets moved past them unread.
+    assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in generate(5, seed=34)]))
+    for group in groups(procs).values():
+        skip_to_end(stack, group, topic)
+    lost = run_reconcile(reader_url(stack.database_url), bootstrap, topic, groups(procs))
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    for name in SERVICES:
+        assert f"gap in {name}: published 28 != processed 20 + copies 3 + invalid 0" in lost.stdout
+
+
+def skip_to_end(stack: Stack, group: str, topic: str) -> None:
+    """`./fanout reset-offsets GROUP --to-latest --execute`, as an operator would."""
+    argv = [sys.executable, "-m", "infra.cli", "reset-offsets", group, "--topic", topic]
+    argv += ["--to-latest", "--execute", "--bootstrap", stack.bootstrap]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -40,7 +40,12 @@ def test_fan_out_each_service_gets_every_event_once(stack: Stack, clean_db: Db) 
 
     assert all(sum(e.values()) == 10_000 for e in ends.values())
     for name in SERVICES:
-        assert db.progress_sums(name) == {"processed": 10_000, "duplicates": 0, "invalid": 0}
+        assert db.progress_sums(name) == {
+            "processed": 10_000,
+            "duplicates": 0,
+            "copies": 0,
+            "invalid": 0,
+        }
         # Persisted offsets per partition = committed offsets - 1: nothing in between.
         assert db.persisted_offsets(name) == {p: off - 1 for p, off in ends[name].items()}
     assert db.analytics_totals() == type_totals(batch)
@@ -105,6 +110,7 @@ def test_crash_between_db_commit_and_offset_commit_is_absorbed(stack: Stack, cle
         assert db.progress_sums(name) == {
             "processed": 3_000,
             "duplicates": window[name],
+            "copies": 0,  # a redelivery is not a copy
             "invalid": 0,
         }
     assert db.redelivered() == window["audit"]
@@ -137,7 +143,12 @@ def test_new_group_earliest_reads_history_latest_only_new(stack: Stack, clean_db
         wait_persisted(db, "analytics", 700, proc=early["analytics"])
         wait_persisted(db, "audit", 200, proc=late["audit"])
         wait_committed_to_end(bootstrap, late["audit"].env["CONSUMER_GROUP"], topic)
-    assert db.progress_sums("audit") == {"processed": 200, "duplicates": 0, "invalid": 0}
+    assert db.progress_sums("audit") == {
+        "processed": 200,
+        "duplicates": 0,
+        "copies": 0,
+        "invalid": 0,
+    }
 
 
 def test_one_users_events_are_applied_in_publish_order(stack: Stack, clean_db: Db) -> None:
@@ -184,7 +195,12 @@ def test_seed_event_shape_is_accepted_and_invalid_events_skipped(
             wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
 
     for name in SERVICES:
-        assert db.progress_sums(name) == {"processed": 300, "duplicates": 0, "invalid": 3}
+        assert db.progress_sums(name) == {
+            "processed": 300,
+            "duplicates": 0,
+            "copies": 0,
+            "invalid": 3,
+        }
     expected = {}
     for e in seed_events:
         expected[e["event_type"]] = expected.get(e["event_type"], 0) + 1

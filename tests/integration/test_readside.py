@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from infra.paths import ROOT
 from infra.stack import Stack
 from shared import readside
 from shared.consumer import CRASH_EXIT_CODE
@@ -22,6 +19,7 @@ from tests.helpers import new_topic
 from tests.pipeline import (
     balances,
     publish_events,
+    run_reconcile,
     type_totals,
     wait_committed_to_end,
     wait_persisted,
@@ -136,28 +134,6 @@ def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(stack: Stack, cl
     assert "reconciled" in done.stdout
     for name in SERVICES:
         assert db.inbox_count(name) == 3_000
-
-
-def run_reconcile(
-    url: str, bootstrap: str, topic: str, groups: dict[str, str], *extra: str
-) -> subprocess.CompletedProcess[str]:
-    """`./fanout reconcile` as an operator runs it (its own process and exit code)."""
-    argv = [
-        sys.executable,
-        "-m",
-        "infra.cli",
-        "reconcile",
-        "--bootstrap",
-        bootstrap,
-        "--database-url",
-        url,
-        "--topic",
-        topic,
-        *extra,
-    ]
-    for service, group in groups.items():
-        argv += ["--group", f"{service}={group}"]
-    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_read_only_connections_refuse_writes(stack: Stack) -> None:

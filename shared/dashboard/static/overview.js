@@ -90,16 +90,12 @@ function drawDiagram(o) {
   drawGroups(svg, o);
 }
 
-function sumOrNull(a, b) {
-  return a === null || b === null ? null : a + b;
-}
-
 function fillRecon(o) {
-  const rows = o.services.map((s) => ({ ...s, accounted: sumOrNull(s.persisted, s.invalid), status: statusOf(s) }));
+  const rows = o.services.map((s) => ({ ...s, status: statusOf(s) }));
   const n = { fmt: Dash.num, num: true };
   Dash.fillTable(document.querySelector("#recon tbody"), rows, [
     { key: "service" }, { key: "group" },
-    { key: "published", ...n }, { key: "persisted", ...n }, { key: "invalid", ...n },
+    { key: "published", ...n }, { key: "persisted", ...n }, { key: "copies", ...n }, { key: "invalid", ...n },
     { key: "accounted", ...n }, { key: "committed", ...n },
     { key: "lag", fmt: Dash.num, cls: (v) => (v > 0 ? "num warn" : "num") },
     { key: "duplicates", ...n },

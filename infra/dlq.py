@@ -1,0 +1,109 @@
+"""Operator tools for dead-letter topics: list them (`./fanout dlq`) and redrive them
+(`./fanout redrive`). Plain broker clients; the services never import this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from shared.dead_letters import REASON_HEADER
+from shared.kafka_admin import partitions_of
+
+
+@dataclass(frozen=True)
+class LetterView:
+    partition: int
+    offset: int
+    key: str
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def reason(self) -> str:
+        return self.headers.get(REASON_HEADER, "")
+
+    @property
+    def source(self) -> str:
+        h = self.headers
+        return (
+            f"{h.get('__connect.errors.topic')}[{h.get('__connect.errors.partition')}]"
+            f"@{h.get('__connect.errors.offset')}"
+        )
+
+
+async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[LetterView]:
+    """Everything on the dead-letter topic, oldest first (no group, commits nothing)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = await partitions_of(bootstrap, dlq_topic)
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        out: list[LetterView] = []
+        while await _behind(consumer, ends):
+            for recs in (await consumer.getmany(timeout_ms=1000)).values():
+                out += [_view(r) for r in recs]
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False
+
+
+def _view(r: ConsumerRecord) -> LetterView:
+    return LetterView(
+        r.partition,
+        r.offset,
+        (r.key or b"").decode(errors="replace"),
+        r.value,
+        {k: v.decode(errors="replace") for k, v in r.headers},
+    )
+
+
+async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: str) -> int:
+    """Re-feed dead letters not redriven before to ``service`` alone, through its redrive
+    topic (no other group reads it). A group on the dead-letter topic remembers how far."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"{service}-redrive",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await consumer.start()
+    await producer.start()
+    try:
+        tps = await partitions_of(bootstrap, dlq_topic)
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        sent = 0
+        while await _behind(consumer, ends):
+            batch = await consumer.getmany(timeout_ms=1000)
+            futures = [
+                await producer.send(
+                    redrive_topic,
+                    r.value,
+                    key=r.key,
+                    headers=[
+                        *r.headers,
+                        ("fanout.redriven-from", f"{dlq_topic}[{r.partition}]@{r.offset}".encode()),
+                    ],
+                )
+                for recs in batch.values()
+                for r in recs
+            ]
+            for f in futures:
+                await f
+            sent += len(futures)
+            await consumer.commit()  # only after the redrive topic acknowledged them
+        return sent
+    finally:
+        await producer.stop()
+        await consumer.stop()

@@ -1,0 +1,148 @@
+"""Progress: per topic partition, how far the service persisted and what each offset became.
+
+Written in the batch's own transaction, so the counters and the data never disagree. Every
+offset is counted once, as exactly one of processed (applied), copies (the same event
+published again at another offset, absorbed) or invalid (dead-lettered); a redelivery of an
+offset already persisted counts only as a duplicate absorbed. So once a group has committed,
+``log end = processed + copies + invalid`` on each topic — and a lost event shows as a gap.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import Insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.bulk import arrays, bulk_insert
+from shared.dead_letters import DeadLetter
+from shared.events import Delivery
+from shared.inbox import Claim
+
+COLUMNS = (
+    "topic",
+    "partition",
+    "persisted_offset",
+    "processed",
+    "duplicates",
+    "copies",
+    "invalid",
+    "last_event_time",
+)
+SUMMED = ("processed", "duplicates", "copies", "invalid")
+Key = tuple[str, int]  # (topic, partition)
+
+
+@dataclass
+class PartitionTally:
+    last_offset: int = -1
+    processed: int = 0
+    duplicates: int = 0
+    copies: int = 0
+    invalid: int = 0
+    last_event_time: datetime | None = None
+
+    def add(self, other: PartitionTally) -> None:
+        self.last_offset = max(self.last_offset, other.last_offset)
+        for name in SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.last_event_time = _later(self.last_event_time, other.last_event_time)
+
+
+@dataclass
+class Outcome:
+    """What one or more transactions of a batch did."""
+
+    new: list[Delivery] = field(default_factory=list)
+    absorbed: list[Delivery] = field(default_factory=list)
+    letters: list[DeadLetter] = field(default_factory=list)
+    partitions: dict[Key, PartitionTally] = field(
+        default_factory=lambda: defaultdict(PartitionTally)
+    )
+
+    def merge(self, other: Outcome) -> Outcome:
+        self.new += other.new
+        self.absorbed += other.absorbed
+        self.letters += other.letters
+        for key, t in other.partitions.items():
+            self.partitions[key].add(t)
+        return self
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b > a) else a
+
+
+@cache
+def _upsert(progress: sa.Table) -> Insert:
+    stmt = bulk_insert(progress, COLUMNS)
+    c, x = progress.c, stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["topic", "partition"],
+        set_={
+            "persisted_offset": sa.func.greatest(c.persisted_offset, x.persisted_offset),
+            **{name: c[name] + x[name] for name in SUMMED},
+            "last_event_time": sa.func.greatest(c.last_event_time, x.last_event_time),
+            "updated_at": sa.func.now(),
+        },
+    )
+
+
+async def record(
+    conn: AsyncConnection,
+    progress: sa.Table,
+    claim: Claim,
+    letters: list[DeadLetter],
+    first_sightings: Iterable[Key],
+) -> Outcome:
+    """Tally the transaction and add it to the progress rows; the caller commits."""
+    out = Outcome(claim.new, claim.absorbed, letters)
+    parts = out.partitions
+    for d in claim.new:
+        t = parts[(d.topic, d.partition)]
+        t.processed += 1
+        t.last_offset = max(t.last_offset, d.offset)
+        t.last_event_time = _later(t.last_event_time, d.event.occurred_at)
+    # Read after the inbox claim: a concurrent writer of these partitions has committed by now.
+    persisted = await persisted_offsets(conn, progress) if claim.absorbed else {}
+    for d in claim.absorbed:
+        t = parts[(d.topic, d.partition)]
+        t.duplicates += 1
+        t.copies += d.offset > persisted.get((d.topic, d.partition), -1)  # not a redelivery
+        t.last_offset = max(t.last_offset, d.offset)
+    for letter in letters:
+        r = letter.rejected
+        t = parts[(r.topic, r.partition)]
+        t.last_offset = max(t.last_offset, r.offset)
+    for key in first_sightings:
+        parts[key].invalid += 1
+    await _save(conn, progress, parts)
+    return out
+
+
+async def persisted_offsets(conn: AsyncConnection, progress: sa.Table) -> dict[Key, int]:
+    rows = await conn.execute(
+        sa.select(progress.c.topic, progress.c.partition, progress.c.persisted_offset)
+    )
+    return {(t, p): o for t, p, o in rows}
+
+
+async def _save(
+    conn: AsyncConnection, progress: sa.Table, parts: dict[Key, PartitionTally]
+) -> None:
+    if not parts:
+        return
+    tallies = sorted(parts.items())  # sorted: one lock order for all writers
+    params = arrays(
+        topic=(key[0] for key, _ in tallies),
+        partition=(key[1] for key, _ in tallies),
+        persisted_offset=(t.last_offset for _, t in tallies),
+        **{name: [getattr(t, name) for _, t in tallies] for name in SUMMED},
+        last_event_time=(t.last_event_time for _, t in tallies),
+    )
+    await conn.execute(_upsert(progress), params)
