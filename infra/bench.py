@@ -25,8 +25,8 @@ from infra.stack import Stack
 from infra.supervisor import Supervisor
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
+from shared.broker import committed_offsets, log_end_offsets
 from shared.events import Event
-from shared.kafka_admin import committed_offsets, log_end_offsets
 from shared.polling import wait_for
 
 SERVICES = ("analytics", "billing", "audit")

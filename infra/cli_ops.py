@@ -24,12 +24,13 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from infra import broker_ops
+from infra.broker_ops import OffsetMove, PartitionLag, ResetTarget
 from infra.compose import COMPOSE
 from infra.paths import ROOT
 from infra.settings import StackSettings
 from infra.system import apt_install
-from shared import kafka_ops
-from shared.kafka_ops import OffsetMove, PartitionLag, ResetTarget
+from shared.broker import BrokerError
 
 T = TypeVar("T")
 _TOP_LEVEL_NAME = re.compile(r"^name:.*\n", re.MULTILINE)
@@ -96,7 +97,7 @@ def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     """Run one broker conversation; operator mistakes and broker failures exit 1, no trace."""
     try:
         return asyncio.run(coro)
-    except kafka_ops.OpsError as exc:
+    except BrokerError as exc:
         _console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
     except KafkaError as exc:
         _console(stderr=True).print(
@@ -122,7 +123,7 @@ def topics(
     if ctx.invoked_subcommand is not None:
         return
     server = _bootstrap(ctx, bootstrap)
-    rows = _run(kafka_ops.list_topics(server, include_internal=all_), server)
+    rows = _run(broker_ops.list_topics(server, include_internal=all_), server)
     table = Table(title=f"topics on {server}")
     for col in ("topic", "partitions", "replication"):
         table.add_column(col, justify="left" if col == "topic" else "right")
@@ -139,7 +140,7 @@ def describe_topic(
 ) -> None:
     """Per partition: leader, replicas, in-sync replicas, earliest and log-end offsets."""
     server = _bootstrap(ctx, bootstrap)
-    rows = _run(kafka_ops.describe_topic(server, topic), server)
+    rows = _run(broker_ops.describe_topic(server, topic), server)
     table = Table(title=f"{topic} ({len(rows)} partitions)")
     for col in ("partition", "leader", "replicas", "isr", "earliest", "log-end"):
         table.add_column(col, justify="right")
@@ -206,7 +207,7 @@ def tail(
         typer.echo(format_record(record))  # plain echo: event JSON is not rich markup
         shown += 1
 
-    job = kafka_ops.tail(
+    job = broker_ops.tail(
         server,
         topic,
         show,
@@ -230,7 +231,7 @@ def groups(ctx: typer.Context, bootstrap: BootstrapOption = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     server = _bootstrap(ctx, bootstrap)
-    rows = _run(kafka_ops.list_groups(server), server)
+    rows = _run(broker_ops.list_groups(server), server)
     table = Table(title=f"consumer groups on {server}")
     for col in ("group", "state", "members"):
         table.add_column(col, justify="right" if col == "members" else "left")
@@ -270,7 +271,7 @@ def describe_group(
     Like kafka-consumer-groups --describe. Lag is "-" where the group never committed.
     """
     server = _bootstrap(ctx, bootstrap)
-    info, rows = _run(kafka_ops.group_lag(server, group), server)
+    info, rows = _run(broker_ops.group_lag(server, group), server)
     console = _console()
     console.print(_lag_table(group, info.state, rows))
     total = sum(r.lag for r in rows if r.lag is not None)
@@ -346,13 +347,13 @@ def reset_offsets(
     target = _target(to_earliest, to_latest, to_datetime)
     server = _bootstrap(ctx, bootstrap)
     console = _console()
-    _run(kafka_ops.ensure_group_idle(server, group), server)
-    moves = _run(kafka_ops.plan_reset(server, group, topic, target), server)
+    _run(broker_ops.ensure_group_idle(server, group), server)
+    moves = _run(broker_ops.plan_reset(server, group, topic, target), server)
     console.print(_plan_table(group, topic, moves))
     if not execute:
         console.print("dry run: nothing changed (add --execute to apply)")
         return
-    _run(kafka_ops.apply_reset(server, group, topic, moves), server)
+    _run(broker_ops.apply_reset(server, group, topic, moves), server)
     console.print(escape(f"committed new offsets for group {group} on {topic}"))
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from shared import broker
+from shared.broker import partitions_of
 from shared.dead_letters import REASON_HEADER
-from shared.kafka_admin import partitions_of
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class LetterView:
 
 async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[LetterView]:
     """Everything on the dead-letter topic, oldest first (no group, commits nothing)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = broker.consumer(bootstrap)
     await consumer.start()
     try:
         tps = await partitions_of(bootstrap, dlq_topic)
@@ -70,12 +71,7 @@ def _view(r: ConsumerRecord) -> LetterView:
 async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: str) -> int:
     """Re-feed dead letters not redriven before to ``service`` alone, through its redrive
     topic (no other group reads it). A group on the dead-letter topic remembers how far."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=f"{service}-redrive",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = broker.consumer(bootstrap, f"{service}-redrive", auto_offset_reset="earliest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()

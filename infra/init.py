@@ -10,8 +10,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.paths import ROOT
+from shared.broker import ensure_events_topic
 from shared.db import driver_url
-from shared.kafka_admin import ensure_events_topic
 
 
 class InitSettings(BaseSettings):

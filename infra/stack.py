@@ -15,7 +15,7 @@ from infra.kafka.broker import KafkaCluster
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
-from shared.kafka_admin import ensure_events_topic
+from shared.broker import ensure_events_topic
 
 
 @dataclass

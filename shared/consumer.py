@@ -37,10 +37,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from shared import dead_letters, inbox, progress
+from shared import broker, dead_letters, inbox, progress
 from shared.dead_letters import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
-from shared.kafka_admin import ensure_events_topic, replication_of
 from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
@@ -77,15 +76,14 @@ class BatchConsumer(Service):
     async def on_start(self) -> None:
         s = self.settings
         # Dead letters are kept as safely as the events: same replication (and min ISR).
-        replication = await replication_of(s.kafka_bootstrap_servers, s.events_topic)
+        replication = await broker.replication_of(s.kafka_bootstrap_servers, s.events_topic)
         for topic in (s.dlq_topic, s.redrive_topic):
-            await ensure_events_topic(s.kafka_bootstrap_servers, topic, 1, replication)
+            await broker.ensure_events_topic(s.kafka_bootstrap_servers, topic, 1, replication)
         await self.dead_letters.start()
-        self._kafka = AIOKafkaConsumer(
-            bootstrap_servers=s.bootstrap_list,
-            group_id=s.group,
+        self._kafka = broker.consumer(  # offsets move only in step 7 below
+            s.bootstrap_list,
+            s.group,
             client_id=f"{s.service_name}-{os.getpid()}",
-            enable_auto_commit=False,  # offsets move only in step 4 below
             auto_offset_reset=s.auto_offset_reset,
             max_poll_records=s.batch_max,
             fetch_min_bytes=s.fetch_min_bytes,

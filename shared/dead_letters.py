@@ -32,9 +32,9 @@ from aiokafka.errors import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.broker import topic_config
 from shared.bulk import BinaryArray, arrays, bulk_insert
 from shared.events import MAX_VALUE_BYTES, Rejected
-from shared.kafka_admin import topic_config
 from shared.settings import ServiceSettings
 from shared.text import printable
 

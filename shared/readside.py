@@ -26,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.analytics import tables as analytics
 from services.audit import tables as audit
 from services.billing import tables as billing
+from shared.broker import BrokerError, admin_client, group_offsets, offsets_client, topic_metadata
 from shared.events import MAX_FUTURE
-from shared.kafka_admin import admin_client
-from shared.kafka_ops import OpsError, offsets_client
 from shared.schema import READER_ROLE
 
 SERVICES = ("analytics", "billing", "audit")  # each service's schema is its name
@@ -278,25 +277,19 @@ async def broker_facts(
     try:
         async with asyncio.timeout(within):
             return await _read_broker(bootstrap, topic, list(groups))
-    except (KafkaError, OpsError, OSError, TimeoutError) as exc:
+    except (KafkaError, BrokerError, OSError, TimeoutError) as exc:
         return BrokerFacts(topic, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
 async def _read_broker(bootstrap: str, topic: str, groups: list[str]) -> BrokerFacts:
-    committed: dict[str, dict[int, int]] = {}
     async with admin_client(bootstrap) as admin:
-        (meta,) = await admin.describe_topics([topic])
-        if meta["error_code"]:
-            raise OpsError(f"topic {topic!r}: error code {meta['error_code']}")
+        meta = await topic_metadata(admin, topic)
         tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-        for group in groups:
-            offsets = await admin.list_consumer_group_offsets(group)
-            # -1 means "no committed offset": left out, as kafka-consumer-groups shows "-".
-            committed[group] = {
-                tp.partition: m.offset
-                for tp, m in offsets.items()
-                if tp.topic == topic and m.offset >= 0
-            }
+        committed = {
+            group: {tp.partition: off for tp, off in (await group_offsets(admin, group)).items()
+                    if tp.topic == topic}
+            for group in groups
+        }  # fmt: skip
     async with offsets_client(bootstrap) as consumer:
         ends = await consumer.end_offsets(tps)
     return BrokerFacts(topic, {tp.partition: off for tp, off in sorted(ends.items())}, committed)

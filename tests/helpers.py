@@ -6,9 +6,10 @@ import asyncio
 import uuid
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from shared.kafka_admin import ensure_topic
+from shared import broker
+from shared.broker import ensure_topic
 from shared.polling import DeadlineExceeded, async_wait_for, wait_for
 
 __all__ = [
@@ -55,13 +56,8 @@ async def consume_all(
     commit: bool = True,
 ) -> list[bytes]:
     """Read ``expected`` events from the start with a fresh group; commit them if asked."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
+    consumer = broker.consumer(bootstrap, group, auto_offset_reset="earliest")
+    consumer.subscribe([topic])
     await consumer.start()
     got: list[bytes] = []
     try:

@@ -13,8 +13,8 @@ from decimal import Decimal
 from infra.paths import ROOT
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
+from shared.broker import committed_offsets, log_end_offsets
 from shared.events import Event
-from shared.kafka_admin import committed_offsets, log_end_offsets
 from tests.db import Db
 from tests.helpers import wait_for
 

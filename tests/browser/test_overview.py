@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
 from shared import readside
+from shared.broker import committed_offsets, log_end_offsets
 from shared.consumer import CRASH_EXIT_CODE
-from shared.kafka_admin import committed_offsets, log_end_offsets
 from tests.browser.helpers import cell, n, off_loop, shows
 from tests.db import Db
 from tests.helpers import new_topic, wait_for

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from infra.stack import Stack
-from shared.kafka_admin import committed_offsets, log_end_offsets
+from shared.broker import committed_offsets, log_end_offsets
 from tests.browser.helpers import cell, in_background, money, n, off_loop, shows
 from tests.db import Db
 from tests.helpers import new_topic

@@ -28,8 +28,8 @@ from aiokafka.partitioner import murmur2
 from infra import proc
 from infra.stack import Stack
 from services.publisher.producer import PublishResult, make_producer, publish
+from shared.broker import admin_client, committed_offsets, log_end_offsets
 from shared.events import Event
-from shared.kafka_admin import admin_client, committed_offsets, log_end_offsets
 from shared.polling import DeadlineExceeded, GiveUp, wait_for
 from tests.db import Db
 from tests.pipeline import balances, type_totals

@@ -11,7 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from infra.kafka.broker import KafkaCluster
 from infra.stack import Stack
 from services.publisher.generator import events as generate
-from shared.kafka_admin import admin_client, ensure_events_topic
+from shared.broker import admin_client, ensure_events_topic
 from shared.polling import wait_for
 from tests.db import Db
 from tests.faults.helpers import (

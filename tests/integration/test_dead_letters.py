@@ -21,7 +21,7 @@ from infra.dlq import read_dead_letters, redrive
 from infra.paths import ROOT
 from infra.stack import Stack
 from services.publisher.generator import events as generate
-from shared.kafka_admin import admin_client
+from shared.broker import admin_client
 from shared.readside import reader_url
 from shared.settings import dlq_topic, redrive_topic
 from tests.badinput import bad

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 
 from infra.stack import Stack
-from shared.kafka_admin import committed_offsets, log_end_offsets
+from shared.broker import committed_offsets, log_end_offsets
 from tests.helpers import consume_all, new_topic, produce, unique
 
 

@@ -13,9 +13,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from typer.testing import CliRunner, Result
 
+from infra.broker_ops import describe_group, list_groups
 from infra.cli import app
-from shared.kafka_admin import committed_offsets, log_end_offsets
-from shared.kafka_ops import describe_group, list_groups
+from shared.broker import committed_offsets, log_end_offsets
 from tests.helpers import new_topic, unique, wait_for
 
 # Wide enough that rich never folds or truncates a table cell.

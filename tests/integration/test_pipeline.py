@@ -9,8 +9,8 @@ import orjson
 
 from infra.stack import Stack
 from services.publisher.generator import events as generate
+from shared.broker import committed_offsets
 from shared.consumer import CRASH_EXIT_CODE
-from shared.kafka_admin import committed_offsets
 from tests.db import Db
 from tests.helpers import new_topic, produce
 from tests.pipeline import (

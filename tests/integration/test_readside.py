@@ -11,9 +11,9 @@ from sqlalchemy.exc import DBAPIError
 
 from infra.stack import Stack
 from shared import readside
+from shared.broker import committed_offsets, log_end_offsets
 from shared.consumer import CRASH_EXIT_CODE
 from shared.db import async_engine
-from shared.kafka_admin import committed_offsets, log_end_offsets
 from tests.db import Db
 from tests.helpers import new_topic
 from tests.pipeline import (

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.stack import Stack
+from shared.broker import committed_offsets
 from shared.consumer import CRASH_EXIT_CODE
-from shared.kafka_admin import committed_offsets
 from tests.db import Db
 from tests.helpers import new_topic
 from tests.pipeline import balances, publish_events, wait_committed_to_end, wait_persisted

@@ -8,8 +8,7 @@ except :func:`apply_reset`, which commits on behalf of an idle group.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,9 +16,19 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
-from aiokafka.errors import KafkaError, for_code
+from aiokafka.errors import KafkaError
 
-from shared.kafka_admin import admin_client
+from shared.broker import (
+    BrokerError,
+    admin_client,
+    committed_offsets,
+    consumer,
+    group_offsets,
+    offsets_client,
+    partitions_of,
+    raise_for,
+    topic_metadata,
+)
 
 # States in which no member holds partitions, so the group's offsets may be rewritten.
 IDLE_GROUP_STATES = frozenset({"Empty", "Dead"})
@@ -27,7 +36,7 @@ IDLE_GROUP_STATES = frozenset({"Empty", "Dead"})
 ResetTarget = Literal["earliest", "latest"] | datetime
 
 
-class OpsError(RuntimeError):
+class OpsError(BrokerError):
     """A request the operator can fix (unknown topic, bad partition, active group)."""
 
 
@@ -93,39 +102,6 @@ class OffsetMove:
     new: int
 
 
-@asynccontextmanager
-async def offsets_client(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
-    """A consumer without a group: asks for offsets, never joins or commits."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        request_timeout_ms=10000,
-    )
-    await consumer.start()
-    try:
-        yield consumer
-    finally:
-        await consumer.stop()
-
-
-def _raise_for(error_code: int, what: str) -> None:
-    if error_code:
-        raise OpsError(f"{what}: {for_code(error_code).__name__}")
-
-
-async def _topic_metadata(admin: AIOKafkaAdminClient, topic: str) -> dict[str, Any]:
-    (meta,) = await admin.describe_topics([topic])
-    _raise_for(meta["error_code"], f"topic {topic!r}")
-    return meta
-
-
-async def topic_partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    async with admin_client(bootstrap) as admin:
-        meta = await _topic_metadata(admin, topic)
-    return sorted(TopicPartition(topic, p["partition"]) for p in meta["partitions"])
-
-
 async def list_topics(bootstrap: str, include_internal: bool = False) -> list[TopicSummary]:
     async with admin_client(bootstrap) as admin:
         metas = await admin.describe_topics(None)
@@ -143,7 +119,7 @@ async def list_topics(bootstrap: str, include_internal: bool = False) -> list[To
 
 async def describe_topic(bootstrap: str, topic: str) -> list[PartitionInfo]:
     async with admin_client(bootstrap) as admin:
-        meta = await _topic_metadata(admin, topic)
+        meta = await topic_metadata(admin, topic)
     tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
     async with offsets_client(bootstrap) as consumer:
         earliest = await consumer.beginning_offsets(tps)
@@ -177,7 +153,7 @@ async def tail(
     Returns how many were delivered: stops after ``max_events``, or once ``idle_timeout``
     seconds pass without a new event; otherwise runs until cancelled (Ctrl-C).
     """
-    tps = await topic_partitions(bootstrap, topic)
+    tps = await partitions_of(bootstrap, topic)
     if partition is not None:
         tps = [tp for tp in tps if tp.partition == partition]
         if not tps:
@@ -234,7 +210,7 @@ async def _describe_group(admin: AIOKafkaAdminClient, group: str) -> GroupInfo:
     # decoder misaligns and the connection fails.
     (response,) = await admin.describe_consumer_groups([group])
     (desc,) = response.to_object()["groups"]
-    _raise_for(desc["error_code"], f"group {group!r}")
+    raise_for(desc["error_code"], f"group {group!r}")
     members = [_member(m) for m in desc["members"]]
     return GroupInfo(group, desc["state"], desc["protocol_type"], members)
 
@@ -257,16 +233,12 @@ async def group_lag(bootstrap: str, group: str) -> tuple[GroupInfo, list[Partiti
     log end and owner. Partitions it never committed have ``committed=None``."""
     async with admin_client(bootstrap) as admin:
         info = await _describe_group(admin, group)
-        committed = {
-            tp: meta.offset
-            for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
-            if meta.offset >= 0
-        }
+        committed = await group_offsets(admin, group)
         owners = {tp: m for m in info.members for tp in m.partitions}
         topics = sorted({tp.topic for tp in committed} | {tp.topic for tp in owners})
         tps = []
         for topic in topics:
-            meta = await _topic_metadata(admin, topic)
+            meta = await topic_metadata(admin, topic)
             tps += [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
     if not tps:
         if info.state == "Dead":  # what the broker says of a group it has never seen
@@ -279,15 +251,6 @@ async def group_lag(bootstrap: str, group: str) -> tuple[GroupInfo, list[Partiti
         for tp in sorted(tps)
     ]
     return info, rows
-
-
-async def committed_for(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offsets on ``topic`` read back from the broker."""
-    async with admin_client(bootstrap) as admin:
-        offsets = await admin.list_consumer_group_offsets(group)
-    return {
-        tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset >= 0
-    }
 
 
 async def ensure_group_idle(bootstrap: str, group: str) -> GroupInfo:
@@ -305,8 +268,8 @@ async def plan_reset(
     bootstrap: str, group: str, topic: str, target: ResetTarget
 ) -> list[OffsetMove]:
     """Where each partition's committed offset would go. Changes nothing."""
-    tps = await topic_partitions(bootstrap, topic)
-    current = await committed_for(bootstrap, group, topic)
+    tps = await partitions_of(bootstrap, topic)
+    current = await committed_offsets(bootstrap, group, topic)
     async with offsets_client(bootstrap) as consumer:
         new = await _target_offsets(consumer, tps, target)
     return [OffsetMove(tp.partition, current.get(tp.partition), new[tp]) for tp in tps]
@@ -333,16 +296,11 @@ async def apply_reset(bootstrap: str, group: str, topic: str, moves: list[Offset
     await ensure_group_idle(bootstrap, group)
     # aiokafka 0.14's admin client has no AlterConsumerGroupOffsets: commit as a member-less
     # ("simple") consumer of the group with a manual assignment, which joins nothing.
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        request_timeout_ms=10000,
-    )
-    await consumer.start()
+    client = consumer(bootstrap, group)
+    await client.start()
     try:
         tps = {TopicPartition(topic, m.partition): m.new for m in moves}
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
+        client.assign(list(tps))
+        await client.commit(tps)
     finally:
-        await consumer.stop()
+        await client.stop()
