@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from infra.paths import state_root
-from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
+from infra.stack import Stack
+from services.registry import SERVICES
 from shared import readside
 from shared.db import async_engine
 from shared.readside import ServiceRecon
@@ -38,26 +38,16 @@ def _console() -> Console:
     return Console(width=200)  # wide enough for the per-partition table in a pipe or CI log
 
 
-def default_reader_url(settings: StackSettings) -> str:
-    """The `./fanout up` database as the read-only role (the admin URL with its user swapped)."""
-    admin = (
-        settings.database_url
-        or PostgresServer(state_root() / "up" / "postgres", settings.pg_port).url
-    )
-    return readside.reader_url(admin)
-
-
 def parse_groups(values: list[str] | None, services: list[str] | None = None) -> dict[str, str]:
-    unknown = sorted(set(services or ()) - set(readside.SERVICES))
+    unknown = sorted(set(services or ()) - set(SERVICES))
     if unknown:
         raise typer.BadParameter(f"no service {', '.join(unknown)}", param_hint="SERVICE")
-    groups = {s: s for s in readside.SERVICES if not services or s in services}
+    groups = {s: s for s in SERVICES if not services or s in services}
     for value in values or []:
         service, sep, group = value.partition("=")
         if not sep or service not in groups or not group:
             raise typer.BadParameter(
-                f"{value!r}: expected SERVICE=GROUP with SERVICE one of "
-                f"{', '.join(readside.SERVICES)}",
+                f"{value!r}: expected SERVICE=GROUP with SERVICE one of {', '.join(SERVICES)}",
                 param_hint="--group",
             )
         groups[service] = group
@@ -171,7 +161,7 @@ def reconcile(
         typer.Option(
             "--database-url",
             help="A role that can read the three schemas.",
-            show_default="the ./fanout up database as fanout_reader",
+            show_default="$READER_DATABASE_URL, else the ./fanout up database as fanout_reader",
         ),
     ] = None,
     topic: Annotated[
@@ -200,7 +190,7 @@ def reconcile(
     """
     settings = StackSettings()
     server = bootstrap or f"127.0.0.1:{settings.kafka_port}"
-    url = database_url or default_reader_url(settings)
+    url = database_url or Stack(settings, "up").reader_url
     name = topic or settings.topic
     groups = parse_groups(group, services)
     recons, error = asyncio.run(poll_until_reconciled(server, url, name, groups, wait))

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from infra.paths import ROOT
+from services.registry import LAYOUT
 
 COMPOSE = ROOT / "compose.yml"
 INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an image
@@ -59,7 +60,10 @@ def local_variables(
     partitions: int = 6,
     replication: int = 1,
 ) -> dict[str, str]:
-    """Values for compose.yml's ${...} that point the processes at the local stack."""
+    """Values for compose.yml's ${...} that point the processes at the local stack; the
+    dashboards keep the registry's layout, moved so the first service serves on ``web_base``."""
+    first = LAYOUT.services[0].name
+    ports = LAYOUT.ports(first, web_base)
     return {
         "FANOUT_PARTITIONS": str(partitions),
         "FANOUT_REPLICATION": str(replication),
@@ -67,8 +71,10 @@ def local_variables(
         "POSTGRES_HOST": pg_host,
         "POSTGRES_PORT": str(pg_port),
         "WEB_BIND": "127.0.0.1",
-        "PUBLISHER_WEB_PORT": str(web_base - 1),
-        "ANALYTICS_WEB_PORT": str(web_base),
-        "BILLING_WEB_PORT": str(web_base + 1),
-        "AUDIT_WEB_PORT": str(web_base + 2),
+        **{port_variable(name): str(port) for name, port in ports.items()},
     }
+
+
+def port_variable(process: str) -> str:
+    """compose.yml's variable for a process's dashboard port: ``${BILLING_WEB_PORT:-6067}``."""
+    return f"{process.upper()}_WEB_PORT"

@@ -19,6 +19,8 @@ class StackSettings(BaseSettings):
     topic: str = "multi-app-events"
     # An external PostgreSQL; when set, no local cluster is started.
     database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    # Its read-only role (fanout_reader) for reconcile; the local cluster's by default.
+    reader_database_url: str | None = Field(None, validation_alias="READER_DATABASE_URL")
     web_port: int = 6066  # analytics; billing, audit next; publisher one below
 
 
@@ -34,6 +36,7 @@ class SuiteStackSettings(StackSettings):
     pg_port: int = 25433
     web_port: int = 16066
     database_url: str | None = None  # the tests always run their own PostgreSQL
+    reader_database_url: str | None = None
 
 
 def suite_settings() -> StackSettings:
@@ -49,3 +52,4 @@ class BenchStackSettings(StackSettings):
     pg_port: int = 25434
     web_port: int = 26066
     database_url: str | None = None
+    reader_database_url: str | None = None

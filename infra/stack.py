@@ -49,6 +49,15 @@ class Stack:
         assert self.postgres is not None
         return self.postgres.url
 
+    @property
+    def reader_url(self) -> str:
+        """The read-only role's URL: configured (READER_DATABASE_URL), or the local cluster's."""
+        if self.settings.reader_database_url:
+            return self.settings.reader_database_url
+        if self.postgres is None:
+            raise RuntimeError("DATABASE_URL points at another server: set READER_DATABASE_URL")
+        return self.postgres.reader_url
+
     def env(self) -> dict[str, str]:
         """Environment for every child process: compose.yml's variables, pointed at this stack."""
         return {

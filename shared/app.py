@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from shared import dashboard
 from shared.consumer import BatchConsumer
 from shared.db import async_engine
-from shared.service import ServiceDefinition
+from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
 
@@ -46,7 +46,9 @@ def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faus
     return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_service_app(definition: ServiceDefinition, settings: ServiceSettings) -> faust.App:
+def create_service_app(
+    definition: ServiceDefinition, settings: ServiceSettings, layout: Layout
+) -> faust.App:
     app = faust_app(settings.service_name, settings)
     stats = ServiceStats(settings.service_name)
     engine = async_engine(settings.database_url, settings.db_pool_size)
@@ -82,7 +84,7 @@ def create_service_app(definition: ServiceDefinition, settings: ServiceSettings)
             consumer.crash_requested = True
             return self.json({"armed": True})
 
-    dashboard.register_service(app, settings, stats, consumer, engine)
+    dashboard.register_service(app, settings, stats, consumer, engine, definition, layout)
     return app
 
 
@@ -91,6 +93,7 @@ def run(app: faust.App) -> None:
     Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
 
 
-def run_service(definition: ServiceDefinition) -> None:
-    settings = ServiceSettings()  # type: ignore[call-arg]  # from the environment, at start-up
-    run(create_service_app(definition, settings))
+def run_service(definition: ServiceDefinition, layout: Layout) -> None:
+    # From the environment, at start-up; the name is the definition's, never a variable's.
+    settings = ServiceSettings(service_name=definition.name)  # type: ignore[call-arg]
+    run(create_service_app(definition, settings, layout))

@@ -1,4 +1,6 @@
-"""The read side: what the dashboards, the overview and ``./fanout reconcile`` show.
+"""The read side every service shares: progress, inbox, broker facts and reconciliation — by
+schema name (``consumer_tables``), so the kit reads any service without importing it. Each
+service's own read queries are in its ``queries.py``.
 
 Database reads go through an async SQLAlchemy engine inside a READ ONLY transaction (the read
 side never writes, whatever role it connects as); Kafka facts come from plain broker clients
@@ -9,42 +11,28 @@ get the error as data and show it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.analytics import tables as analytics
-from services.audit import tables as audit
-from services.billing import tables as billing
 from shared.broker import BrokerError, admin_client, group_offsets, offsets_client, topic_metadata
-from shared.events import MAX_FUTURE
-from shared.schema import READER_ROLE
+from shared.schema import ConsumerTables, consumer_tables
 
-SERVICES = ("analytics", "billing", "audit")  # each service's schema is its name
-TABLES: dict[str, tuple[sa.Table, sa.Table]] = {
-    "analytics": (analytics.inbox, analytics.progress),
-    "billing": (billing.inbox, billing.progress),
-    "audit": (audit.inbox, audit.progress),
-}
 BROKER_TIMEOUT_S = 5.0
-READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)  # earlier instants have no UTC year >= 1
 
 
-def reader_url(admin_url: str) -> str:
-    """The read-only role's URL on the same server as ``admin_url``."""
-    parts = urlsplit(admin_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{READER_ROLE}:{READER_ROLE}@{host}"))
+@cache
+def tables_of(schema: str) -> ConsumerTables:
+    """inbox, progress and dead_letters of the service whose schema is ``schema``."""
+    return consumer_tables(schema, sa.MetaData())
 
 
 # --- database -------------------------------------------------------------------------------
@@ -75,7 +63,7 @@ async def read_progress(
     conn: AsyncConnection, service: str, topic: str
 ) -> dict[int, PartitionProgress]:
     """The service's progress on ``topic`` (its redrive topic has rows of its own)."""
-    progress = TABLES[service][1]
+    progress = tables_of(service).progress
     rows = await conn.execute(
         sa.select(
             progress.c.partition,
@@ -92,165 +80,34 @@ async def read_progress(
 
 async def processed_elsewhere(conn: AsyncConnection, service: str, topic: str) -> int:
     """Events the service applied from topics other than ``topic`` (its redrive topic)."""
-    progress = TABLES[service][1]
+    progress = tables_of(service).progress
     total = sa.func.coalesce(sa.func.sum(progress.c.processed), 0)
     return int((await conn.execute(sa.select(total).where(progress.c.topic != topic))).scalar_one())
 
 
 async def inbox_rows(conn: AsyncConnection, service: str) -> int:
-    inbox = TABLES[service][0]
+    inbox = tables_of(service).inbox
     return int((await conn.execute(sa.select(sa.func.count()).select_from(inbox))).scalar_one())
 
 
-async def recent_events(conn: AsyncConnection, service: str, limit: int) -> list[dict[str, Any]]:
-    """The last ``limit`` events persisted, newest first, with the service's own columns."""
-    inbox = TABLES[service][0]
-    cols: list[Any] = [
-        inbox.c.event_id,
-        inbox.c.partition,
-        inbox.c.kafka_offset,
-        inbox.c.event_time,
-        inbox.c.persisted_at,
-    ]
-    source: Any = inbox
-    if service == "billing":
-        led = billing.ledger
-        cols += [led.c.user_id, led.c.event_type, led.c.amount]
-        source = inbox.outerjoin(led, led.c.event_id == inbox.c.event_id)
-    elif service == "audit":
-        ev = audit.events
-        cols += [ev.c.event_type, ev.c.delivery_count]
-        source = inbox.outerjoin(ev, ev.c.event_id == inbox.c.event_id)
-    # One batch shares one persisted_at (its transaction's time): event time orders within it.
+async def recent_rows(
+    conn: AsyncConnection,
+    inbox: sa.Table,
+    limit: int,
+    columns: Iterable[sa.ColumnElement[Any]] = (),
+    source: sa.FromClause | None = None,
+) -> list[dict[str, Any]]:
+    """The last ``limit`` events persisted, newest first; a service adds its own ``columns``
+    from its tables joined in ``source``."""
+    base = [inbox.c.event_id, inbox.c.partition, inbox.c.kafka_offset, inbox.c.event_time]
     stmt = (
-        sa.select(*cols)
-        .select_from(source)
+        sa.select(*base, inbox.c.persisted_at, *columns)
+        .select_from(source if source is not None else inbox)
+        # One batch shares one persisted_at (its transaction's time): event time orders within.
         .order_by(inbox.c.persisted_at.desc(), inbox.c.event_time.desc(), inbox.c.event_id)
         .limit(limit)
     )
     return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def minute_counts(conn: AsyncConnection, minutes: int) -> list[tuple[datetime, str, int]]:
-    """analytics: (minute, type, count) for the ``minutes`` minutes up to the newest one.
-
-    Anchored on the newest minute, not on now: replayed history (the seed's 2020 events)
-    still shows."""
-    t = analytics.type_minute_counts
-    # Only minutes a chart can show: an old row from the far future must not pin the axis.
-    plausible = t.c.minute.between(READABLE_FROM, sa.func.now() + sa.literal(MAX_FUTURE))
-    newest = sa.select(sa.func.max(t.c.minute)).where(plausible).scalar_subquery()
-    stmt = (
-        sa.select(t.c.minute, t.c.event_type, t.c.count)
-        .where(plausible, t.c.minute > newest - sa.literal(timedelta(minutes=minutes), sa.Interval))
-        .order_by(t.c.minute, t.c.event_type)
-    )
-    return [
-        (r.minute, r.event_type, int(r[2])) for r in await conn.execute(stmt)
-    ]  # r.count is tuple.count
-
-
-async def type_totals(conn: AsyncConnection) -> dict[str, int]:
-    t = analytics.type_minute_counts
-    rows = await conn.execute(
-        sa.select(t.c.event_type, sa.func.sum(t.c.count)).group_by(t.c.event_type)
-    )
-    return {r[0]: int(r[1]) for r in rows}
-
-
-@dataclass(frozen=True)
-class LedgerTotals:
-    entries: int
-    debits: Decimal  # sum of buys, negative
-    credits: Decimal  # sum of sells, positive
-    users: int
-
-    @property
-    def net(self) -> Decimal:
-        return self.debits + self.credits
-
-
-async def ledger_totals(conn: AsyncConnection) -> LedgerTotals:
-    led, bal = billing.ledger, billing.balances
-    zero = sa.literal(Decimal("0.00"))
-    row = (
-        await conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount < 0), zero),
-                sa.func.coalesce(sa.func.sum(led.c.amount).filter(led.c.amount > 0), zero),
-            )
-        )
-    ).one()
-    users = (await conn.execute(sa.select(sa.func.count()).select_from(bal))).scalar_one()
-    return LedgerTotals(int(row[0]), Decimal(row[1]), Decimal(row[2]), int(users))
-
-
-async def top_balances(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    bal = billing.balances
-    stmt = (
-        sa.select(bal.c.user_id, bal.c.balance, bal.c.entries)
-        .order_by(bal.c.balance.desc(), bal.c.user_id)
-        .limit(limit)
-    )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def audit_event(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, Any] | None:
-    """audit's row for one event with its inbox entry (event time, when it was persisted)."""
-    ev, inbox = audit.events, audit.inbox
-    stmt = (
-        sa.select(ev, inbox.c.event_time, inbox.c.persisted_at)
-        .select_from(ev.outerjoin(inbox, inbox.c.event_id == ev.c.event_id))
-        .where(ev.c.event_id == event_id)
-    )
-    row = (await conn.execute(stmt)).first()
-    return dict(row._mapping) if row else None
-
-
-async def audit_deliveries(conn: AsyncConnection, event_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every delivery of one event, in order: the first applied, the rest absorbed."""
-    d = audit.deliveries
-    stmt = (
-        sa.select(d.c.delivered_at, d.c.topic, d.c.partition, d.c.kafka_offset, d.c.applied)
-        .where(d.c.event_id == event_id)
-        .order_by(d.c.id)
-    )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def redelivered_events(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    """audit: the events delivered more than once, most recently redelivered first."""
-    ev = audit.events
-    stmt = (
-        sa.select(
-            ev.c.event_id,
-            ev.c.event_type,
-            ev.c.partition,
-            ev.c.kafka_offset,
-            ev.c.delivery_count,
-            ev.c.first_seen,
-            ev.c.last_seen,
-        )
-        .where(ev.c.delivery_count > 1)
-        .order_by(ev.c.last_seen.desc())
-        .limit(limit)
-    )
-    return [dict(r._mapping) for r in await conn.execute(stmt)]
-
-
-async def redelivery_totals(conn: AsyncConnection) -> tuple[int, int]:
-    """audit: (events delivered more than once, redeliveries absorbed in all)."""
-    ev = audit.events
-    row = (
-        await conn.execute(
-            sa.select(
-                sa.func.count().filter(ev.c.delivery_count > 1),
-                sa.func.coalesce(sa.func.sum(ev.c.delivery_count - 1), 0),
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 # --- broker ---------------------------------------------------------------------------------

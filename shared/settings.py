@@ -74,3 +74,6 @@ class PublisherSettings(KafkaSettings):
     publish_users: int = Field(100, ge=1)
     web_port: int = 6065
     reader_database_url: str | None = None  # fanout_reader role: the overview's read side
+    # The overview reads each service's consumer group: its name unless set here, as JSON
+    # ({"billing": "billing-2"}), like a service's own CONSUMER_GROUP.
+    consumer_groups: dict[str, str] = Field(default_factory=dict)

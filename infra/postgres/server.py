@@ -20,6 +20,7 @@ import psycopg
 from infra import proc
 from infra.system import postgres_bindir
 from shared.polling import wait_for
+from shared.schema import READER_ROLE
 
 ADMIN_USER = "postgres"
 ADMIN_PASSWORD = "postgres"  # dev-only superuser password, same as compose.yml
@@ -46,6 +47,11 @@ class PostgresServer:
     @property
     def url(self) -> str:
         return f"postgresql://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+
+    @property
+    def reader_url(self) -> str:
+        """The read-only role the migrations create (dashboards, reconcile)."""
+        return f"postgresql://{READER_ROLE}:{READER_ROLE}@127.0.0.1:{self.port}/{DATABASE}"
 
     def _as_postgres(self) -> dict[str, Any]:
         """Popen arguments that drop root to the postgres user (when we are root)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from services.billing import dashboard, tables
 from services.billing.handler import handle
-from services.billing.tables import SCHEMA, consumer
+from services.registry import LAYOUT
 from shared.app import run_service
 from shared.service import ServiceDefinition
 
-DEFINITION = ServiceDefinition(SCHEMA, consumer, handle)
+DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle, dashboard.PANEL)
 
 if __name__ == "__main__":
-    run_service(DEFINITION)
+    run_service(DEFINITION, LAYOUT)

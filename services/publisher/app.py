@@ -5,9 +5,9 @@ from __future__ import annotations
 import faust
 from prometheus_client import CollectorRegistry, Counter
 
+from services.publisher import dashboard
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
-from shared import dashboard
 from shared.app import faust_app, prometheus_response, run
 from shared.settings import PublisherSettings
 
@@ -46,7 +46,7 @@ def create_app(settings: PublisherSettings) -> faust.App:
     async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return prometheus_response(web, registry)
 
-    dashboard.register_publisher(app, settings, {"sent": sent, "acked": acked})
+    dashboard.register(app, settings, {"sent": sent, "acked": acked})
     return app
 
 

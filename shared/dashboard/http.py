@@ -4,7 +4,6 @@ a shared short-lived cache, and database reads that report failure as data."""
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import faust
+import jinja2
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -47,27 +47,37 @@ def json_response(web: faust.web.Web, body: object, status: int = 200) -> faust.
     )
 
 
-def html_response(
-    web: faust.web.Web, template: str, include: dict[str, str] | None = None, **values: str
-) -> faust.web.Response:
-    """``templates/<template>`` with each ``{{name}}`` replaced by its escaped value and each
-    ``{{> slot}}`` by the template file ``include[slot]`` (our own files, inserted as is)."""
-    text = (TEMPLATES / template).read_text()
-    for slot, fragment in (include or {}).items():
-        text = text.replace("{{> " + slot + "}}", (TEMPLATES / fragment).read_text())
-    for name, value in values.items():
-        text = text.replace("{{" + name + "}}", html.escape(value))
-    return web.bytes(
-        text.encode(),
-        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
-    )
+class Pages:
+    """HTML pages through Jinja2 (autoescaped): the kit's templates (base.html, service.html)
+    and a process's own ``web/`` folder, which may add or override templates."""
+
+    def __init__(self, *own: Path) -> None:
+        loader = jinja2.FileSystemLoader([*own, TEMPLATES])
+        self.env = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+        )
+
+    def response(self, web: faust.web.Web, template: str, **values: object) -> faust.web.Response:
+        text = self.env.get_template(template).render(**values)
+        return web.bytes(
+            text.encode(),
+            headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
+        )
 
 
-def register_static(app: faust.App) -> None:
-    """``/static/<name>``: the files of static/, read once; nothing comes from a CDN."""
+def nav(ports: dict[str, int], publisher: str = "publisher") -> list[dict[str, str]]:
+    """Links to every page: the overview, then each process's own page."""
+    overview = {"port": publisher, "path": "/overview", "label": "overview"}
+    return [overview, *({"port": name, "path": "", "label": name} for name in ports)]
+
+
+def register_static(app: faust.App, *own: Path) -> None:
+    """``/static/<name>``: the kit's static/ and a process's own ``web/`` files, read once;
+    nothing comes from a CDN."""
     assets = {
         p.name: (p.read_bytes(), CONTENT_TYPES[p.suffix])
-        for p in STATIC.iterdir()
+        for folder in (STATIC, *own)
+        for p in folder.iterdir()
         if p.suffix in CONTENT_TYPES
     }
 

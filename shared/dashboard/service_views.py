@@ -1,8 +1,9 @@
 """A consuming service's dashboard: its page at ``/`` and the JSON API every panel polls.
 
-``/api/summary``, ``/api/partitions``, ``/api/throughput``, ``/api/recent``; the service's
-own panels are in panels.py. Numbers come from the service's schema (the truth that survives
-restarts) and from the broker (log-end and committed offsets read back, as
+``/api/summary``, ``/api/partitions``, ``/api/throughput``, ``/api/recent``; each service's
+own panel is its ``dashboard.py`` (routes, through :meth:`ServiceDashboard.answer`) and
+``web/``. Numbers come from the service's schema (the truth that survives restarts) and from
+the broker (log-end and committed offsets read back, as
 ``kafka-consumer-groups --describe`` shows them); in-memory stats add what only this process
 knows (database write status, batches, partitions it owns, throughput).
 """
@@ -11,34 +12,30 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import readside
 from shared.consumer import BatchConsumer
 from shared.dashboard.http import (
     Cached,
+    Pages,
     ReadFailed,
     guarded,
-    html_response,
     json_response,
+    nav,
     query_int,
 )
 from shared.readside import BrokerFacts, PartitionProgress, PartitionRecon
+from shared.service import Layout, ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
 
 THROUGHPUT_WINDOW_S = 300
-
-
-def web_ports(service: str, port: int) -> dict[str, int]:
-    """Every dashboard's port, from compose.yml's layout: publisher, then the three services
-    on consecutive ports. Links between pages use it."""
-    base = port - readside.SERVICES.index(service) if service in readside.SERVICES else port
-    return {"publisher": base - 1, **{s: base + i for i, s in enumerate(readside.SERVICES)}}
 
 
 @dataclass(frozen=True)
@@ -48,17 +45,47 @@ class Snapshot:
     facts: BrokerFacts
 
 
+Read = Callable[[AsyncConnection], Awaitable[Any]]
+
+
 @dataclass
 class ServiceDashboard:
     settings: ServiceSettings
     stats: ServiceStats
     consumer: BatchConsumer
     engine: AsyncEngine
+    definition: ServiceDefinition
+    layout: Layout
     cache: Cached = field(default_factory=Cached)
 
     @property
     def name(self) -> str:
         return self.settings.service_name
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return self.layout.ports(self.name, self.settings.web_port)
+
+    async def read(self, key: str | None, read: Read) -> Any:
+        """One read-only query set, with a deadline; cached under ``key`` (None: fresh)."""
+
+        async def load() -> Any:
+            async with readside.read_only(self.engine) as conn:
+                return await read(conn)
+
+        if key is None:
+            return await guarded(load)
+        return await self.cache.get(key, lambda: guarded(load))
+
+    @staticmethod
+    async def answer(
+        web: faust.web.Web, produce: Callable[[], Awaitable[Any]]
+    ) -> faust.web.Response:
+        """200 with what ``produce`` returns, or 503 with why the database could not answer."""
+        try:
+            return json_response(web, await produce())
+        except ReadFailed as exc:
+            return json_response(web, {"error": str(exc)}, status=503)
 
     async def snapshot(self) -> Snapshot:
         """Database first, then broker, in one cached unit: everything persisted was published
@@ -94,7 +121,7 @@ class ServiceDashboard:
             "group": self.settings.group,
             "topic": self.settings.events_topic,
             "pid": os.getpid(),
-            "ports": web_ports(self.name, self.settings.web_port),
+            "ports": self.ports,
             "counts": counts,
             "lag": _total(parts, "lag"),
             "window": _total(parts, "window"),
@@ -133,11 +160,8 @@ class ServiceDashboard:
         }
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
-        async def load() -> list[dict[str, Any]]:
-            async with readside.read_only(self.engine) as conn:
-                return await readside.recent_events(conn, self.name, limit)
-
-        return await self.cache.get(f"recent:{limit}", lambda: guarded(load))
+        recent = self.definition.panel.recent
+        return await self.read(f"recent:{limit}", lambda conn: recent(conn, limit))  # type: ignore[no-any-return]
 
 
 def partition_rows(
@@ -192,12 +216,16 @@ def _total(rows: list[dict[str, Any]], key: str) -> int | None:
 
 
 def register_common(app: faust.App, dash: ServiceDashboard) -> None:
+    pages = Pages(dash.definition.panel.web)
+
     @app.page("/", name="dashboard_page")
     async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return html_response(
+        return pages.response(
             web,
             "service.html",
-            include={"panel": f"panel-{dash.name}.html"},
+            title=dash.name,
+            page="service",
+            nav=nav(dash.ports),
             service=dash.name,
             group=dash.settings.group,
         )
@@ -217,7 +245,8 @@ def register_common(app: faust.App, dash: ServiceDashboard) -> None:
     @app.page("/api/recent", name="api_recent")
     async def recent(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         limit = query_int(request, "limit", 20, 1, 200)
-        try:
-            return json_response(web, {"rows": await dash.recent(limit)})
-        except ReadFailed as exc:
-            return json_response(web, {"error": str(exc)}, status=503)
+        return await dash.answer(web, lambda: _rows(dash.recent(limit)))
+
+
+async def _rows(rows: Awaitable[list[dict[str, Any]]]) -> dict[str, Any]:
+    return {"rows": await rows}

@@ -4,13 +4,13 @@ window open (persisted in the database, not committed in Kafka), then closed."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
-from shared import readside
 from shared.broker import committed_offsets, log_end_offsets
 from shared.consumer import CRASH_EXIT_CODE
 from tests.browser.helpers import cell, n, off_loop, shows
@@ -70,9 +70,9 @@ def test_overview_shows_the_crash_window_then_reconciles(
     topic = off_loop(new_topic, bootstrap, "overview", PARTITIONS)
     suffix = topic.rsplit("-", 1)[-1]  # running_services names each group <service>-<suffix>
     groups = {s: f"{s}-{suffix}" for s in SERVICES}
-    publisher_env = {f"{s.upper()}_GROUP": g for s, g in groups.items()}
+    publisher_env = {"CONSUMER_GROUPS": json.dumps(groups)}
     publisher_env.update(
-        READER_DATABASE_URL=readside.reader_url(stack.database_url), PUBLISH_RATE="0.001"
+        READER_DATABASE_URL=stack.reader_url, PUBLISH_RATE="0.001"
     )  # one event now, the next in 1000 s
 
     with (

@@ -22,7 +22,6 @@ from infra.paths import ROOT
 from infra.stack import Stack
 from services.publisher.generator import events as generate
 from shared.broker import admin_client
-from shared.readside import reader_url
 from shared.settings import dlq_topic, redrive_topic
 from tests.badinput import bad
 from tests.db import Db
@@ -50,7 +49,7 @@ def groups(procs: dict[str, ServiceProcess]) -> dict[str, str]:
 
 
 def reconciled(stack: Stack, topic: str, procs: dict[str, ServiceProcess]) -> None:
-    done = run_reconcile(reader_url(stack.database_url), stack.bootstrap, topic, groups(procs))
+    done = run_reconcile(stack.reader_url, stack.bootstrap, topic, groups(procs))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -188,7 +187,7 @@ def test_reconcile_balances_a_republished_copy_and_still_shows_a_loss(
     assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in generate(5, seed=34)]))
     for group in groups(procs).values():
         skip_to_end(stack, group, topic)
-    lost = run_reconcile(reader_url(stack.database_url), bootstrap, topic, groups(procs))
+    lost = run_reconcile(stack.reader_url, bootstrap, topic, groups(procs))
     assert lost.returncode == 1, lost.stdout + lost.stderr
     for name in SERVICES:
         assert f"gap in {name}: published 28 != processed 20 + copies 3 + invalid 0" in lost.stdout

@@ -26,7 +26,6 @@ from infra.paths import ROOT
 from infra.stack import Stack
 from services.publisher.generator import events as generate
 from shared.events import MAX_VALUE_BYTES
-from shared.readside import reader_url
 from shared.settings import dlq_topic
 from tests.badinput import BAD_VALUES, HOSTILE
 from tests.db import Db
@@ -77,7 +76,7 @@ def test_hostile_input_never_stalls_a_partition_or_the_read_side(
         for name, p in procs.items():
             read_apis(name, p.port)
         groups = {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
-        done = run_reconcile(reader_url(stack.database_url), bootstrap, topic, groups)
+        done = run_reconcile(stack.reader_url, bootstrap, topic, groups)
         assert done.returncode == 0, done.stdout + done.stderr
 
     listing = run_cli("dlq", "audit", "--topic", topic, "--bootstrap", bootstrap, "--limit", "100")
@@ -150,7 +149,7 @@ def test_the_read_side_answers_whatever_the_database_holds(stack: Stack, clean_d
         apis = {name: read_apis(name, p.port) for name, p in procs.items()}
         event = read_json(procs["audit"].port, f"/api/events/{marked}")
         groups = {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
-        done = run_reconcile(reader_url(stack.database_url), bootstrap, topic, groups)
+        done = run_reconcile(stack.reader_url, bootstrap, topic, groups)
         assert done.returncode == 0, done.stdout + done.stderr
 
     assert event["event_time"] is None and event["event_id"] == marked

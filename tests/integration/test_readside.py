@@ -10,6 +10,9 @@ import pytest
 from sqlalchemy.exc import DBAPIError
 
 from infra.stack import Stack
+from services.analytics import queries as analytics
+from services.audit import queries as audit
+from services.billing import queries as billing
 from shared import readside
 from shared.broker import committed_offsets, log_end_offsets
 from shared.consumer import CRASH_EXIT_CODE
@@ -33,10 +36,6 @@ def groups_of(procs: dict) -> dict[str, str]:
     return {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
 
 
-def reader(admin_url: str) -> str:
-    return readside.reader_url(admin_url)
-
-
 async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str, str]) -> dict:
     """One pass over every read-side query, as the fanout_reader role."""
     engine = async_engine(url, pool_size=1)
@@ -48,12 +47,12 @@ async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str
                 "recons": {
                     s: readside.reconcile(s, g, facts, states[s]) for s, g in groups.items()
                 },
-                "totals": await readside.type_totals(conn),
-                "minutes": await readside.minute_counts(conn, 24 * 60),
-                "ledger": await readside.ledger_totals(conn),
-                "top": await readside.top_balances(conn, 10),
-                "recent": await readside.recent_events(conn, "billing", 5),
-                "redelivery": await readside.redelivery_totals(conn),
+                "totals": await analytics.type_totals(conn),
+                "minutes": await analytics.minute_counts(conn, 24 * 60),
+                "ledger": await billing.ledger_totals(conn),
+                "top": await billing.top_balances(conn, 10),
+                "recent": await billing.recent(conn, 5),
+                "redelivery": await audit.redelivery_totals(conn),
             }
     finally:
         await engine.dispose()
@@ -68,7 +67,7 @@ def test_read_side_numbers_equal_the_database_and_broker(stack: Stack, clean_db:
             wait_persisted(db, name, 2_000, proc=p)
             wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
         groups = groups_of(procs)
-        got = asyncio.run(read_everything(reader(stack.database_url), bootstrap, topic, groups))
+        got = asyncio.run(read_everything(stack.reader_url, bootstrap, topic, groups))
 
     ends = asyncio.run(log_end_offsets(bootstrap, topic))
     for name in SERVICES:
@@ -103,7 +102,7 @@ def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(stack: Stack, cl
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "reconcile", PARTITIONS)
     publish_events(bootstrap, topic, 3_000, seed=22)
-    url = reader(stack.database_url)
+    url = stack.reader_url
 
     with running_services(stack, topic, CRASH_AFTER_BATCH="3", BATCH_MAX="250") as procs:
         for p in procs.values():
@@ -154,10 +153,3 @@ def test_read_only_connections_refuse_writes(stack: Stack) -> None:
 def test_broker_facts_report_an_unreachable_broker_instead_of_raising() -> None:
     facts = asyncio.run(readside.broker_facts("127.0.0.1:1", "multi-app-events", ["g"], within=3))
     assert not facts.reachable and facts.error and facts.log_end == {}
-
-
-def test_reader_url_swaps_only_the_credentials() -> None:
-    assert (
-        readside.reader_url("postgresql://postgres:secret@db.example:5433/fanout")
-        == "postgresql://fanout_reader:fanout_reader@db.example:5433/fanout"
-    )

@@ -1,5 +1,5 @@
 // A consuming service's page: summary cards, throughput chart, partitions, last events.
-// The service's own panel lives in <service>.js.
+// The service's own panel is its panel.js (loaded first: it defines RECENT_COLS).
 "use strict";
 
 const SERVICE = document.body.dataset.service;
@@ -57,14 +57,7 @@ async function throughput() {
   Dash.setNum("throughput-total", t.total);
 }
 
-const RECENT_COLS = {
-  analytics: [],
-  billing: [
-    { key: "user_id" }, { key: "event_type", fmt: (v) => v || "not billable" },
-    { key: "amount", fmt: Dash.money, num: true },
-  ],
-  audit: [{ key: "event_type" }, { key: "delivery_count", fmt: Dash.num, num: true }],
-}[SERVICE] || [];
+// RECENT_COLS: the service's own columns of the last events, defined by its panel.js.
 
 const RECENT_BASE = [
   { key: "event_id" },

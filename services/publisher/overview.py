@@ -1,8 +1,8 @@
-"""The publisher's page (``/``, ``/api/publisher``) and the fan-out overview (``/overview``,
-``/api/overview``): publisher → topic partitions → three consumer groups, and the
-reconciliation of what was published with what each service persisted and committed.
+"""What the publisher's page and the fan-out overview show: publisher → topic partitions →
+one consumer group per service (services/registry.py), and the reconciliation of what was
+published with what each service applied and committed.
 
-The overview reads the three schemas as the read-only ``fanout_reader`` role
+The overview reads the services' schemas as the read-only ``fanout_reader`` role
 (READER_DATABASE_URL); without it the page still shows the broker's side.
 """
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-import faust
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.registry import LAYOUT
 from shared import readside
-from shared.dashboard.http import Cached, ReadFailed, guarded, html_response, json_response
+from shared.dashboard.http import Cached, ReadFailed, guarded
 from shared.readside import BrokerFacts, ServiceState
 from shared.settings import PublisherSettings
 
@@ -41,6 +41,10 @@ class Overview:
     cache: Cached = field(default_factory=Cached)
     # (unix second, events sent so far), sampled every second: the published/s chart.
     samples: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_S + 1))
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return LAYOUT.ports(LAYOUT.publisher.name, self.settings.web_port)
 
     def sample(self) -> None:
         self.samples.append((int(time.time()), counter_value(self.counters["sent"])))
@@ -97,17 +101,9 @@ class Overview:
             "db": {"up": db_error is None, "error": db_error},
             "publisher": self.publisher(),
             "services": services,
-            "ports": ports(self.settings.web_port),
+            "ports": self.ports,
             "generated_at": readside.utcnow(),
         }
-
-
-def ports(publisher_port: int) -> dict[str, int]:
-    """compose.yml's layout: the three services on the ports after the publisher's."""
-    return {
-        "publisher": publisher_port,
-        **{s: publisher_port + 1 + i for i, s in enumerate(readside.SERVICES)},
-    }
 
 
 def service_view(
@@ -158,34 +154,3 @@ def service_view(
 
 def _sum(state: ServiceState | None, name: str) -> int | None:
     return sum(getattr(r, name) for r in state.progress.values()) if state else None
-
-
-def register_routes(app: faust.App, view: Overview) -> None:
-    @app.timer(1.0)
-    async def sample_sent() -> None:
-        view.sample()
-
-    @app.page("/", name="publisher_page")
-    async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return html_response(web, "publisher.html", topic=view.settings.events_topic)
-
-    @app.page("/overview", name="overview_page")
-    async def overview_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return html_response(web, "overview.html", topic=view.settings.events_topic)
-
-    @app.page("/api/publisher", name="api_publisher")
-    async def publisher(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        facts = await view.broker()
-        return json_response(
-            web,
-            {
-                **view.publisher(),
-                "log_end": facts.log_end,
-                "broker": {"up": facts.reachable, "error": facts.error},
-                "ports": ports(view.settings.web_port),
-            },
-        )
-
-    @app.page("/api/overview", name="api_overview")
-    async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return json_response(web, await view.overview())

@@ -1,6 +1,12 @@
 // billing's panel: ledger totals and the top balances (a bar per user, drawn with CSS).
 "use strict";
 
+// Its own columns in the kit's "last events persisted" table (service.js).
+const RECENT_COLS = [
+  { key: "user_id" }, { key: "event_type", fmt: (v) => v || "not billable" },
+  { key: "amount", fmt: Dash.money, num: true },
+];
+
 function balanceBar(value, row, max) {
   const wrap = document.createElement("div");
   wrap.className = "hbar";

@@ -1,6 +1,9 @@
 // analytics' panel: counts per event type per minute (chart) and totals per type (table).
 "use strict";
 
+// Its own columns in the kit's "last events persisted" table (service.js).
+const RECENT_COLS = [];
+
 const TYPE_COLORS = { buy: "#16a34a", sell: "#dc2626", click: "#2563eb", hover: "#9333ea", idle_5: "#6b7280" };
 const TYPES = Object.keys(TYPE_COLORS);
 

@@ -1,6 +1,11 @@
 // audit's panel: search an event id for its deliveries; list the redelivered events.
 "use strict";
 
+// Its own columns in the kit's "last events persisted" table (service.js).
+const RECENT_COLS = [
+  { key: "event_type" }, { key: "delivery_count", fmt: Dash.num, num: true },
+];
+
 const form = document.getElementById("audit-search");
 const input = document.getElementById("audit-id");
 const result = document.getElementById("audit-result");

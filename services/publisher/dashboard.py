@@ -1,0 +1,63 @@
+"""The publisher's page (``/``, ``/api/publisher``) and the fan-out overview (``/overview``,
+``/api/overview``), with their templates and scripts in ``web/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+from prometheus_client import Counter
+
+from services.publisher.overview import Overview
+from services.registry import LAYOUT
+from shared.dashboard.http import Pages, json_response, nav, register_static
+from shared.db import async_engine
+from shared.settings import PublisherSettings
+
+WEB = Path(__file__).parent / "web"
+
+
+def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Counter]) -> None:
+    url = settings.reader_database_url
+    engine = async_engine(url, pool_size=2) if url else None
+    groups = {name: settings.consumer_groups.get(name, name) for name in LAYOUT.service_names}
+    view = Overview(settings, groups, engine, counters)
+    pages = Pages(WEB)
+    topic = settings.events_topic
+
+    @app.timer(1.0)
+    async def sample_sent() -> None:
+        view.sample()
+
+    @app.page("/", name="publisher_page")
+    async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        links = nav(view.ports)
+        return pages.response(
+            web, "publisher.html", title="publisher", page="publisher", nav=links, topic=topic
+        )
+
+    @app.page("/overview", name="overview_page")
+    async def overview_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        links = nav(view.ports)
+        return pages.response(
+            web, "overview.html", title="overview", page="overview", nav=links, topic=topic
+        )
+
+    @app.page("/api/publisher", name="api_publisher")
+    async def publisher(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        facts = await view.broker()
+        return json_response(
+            web,
+            {
+                **view.publisher(),
+                "log_end": facts.log_end,
+                "broker": {"up": facts.reachable, "error": facts.error},
+                "ports": view.ports,
+            },
+        )
+
+    @app.page("/api/overview", name="api_overview")
+    async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, await view.overview())
+
+    register_static(app, WEB)
