@@ -22,8 +22,9 @@ from infra.settings import StackSettings
 from infra.stack import Stack
 from services.registry import SERVICES
 from shared import readside
+from shared import reconcile as recon
 from shared.db import async_engine
-from shared.readside import ServiceRecon
+from shared.reconcile import ServiceRecon
 
 EXIT_GAP = 1
 EXIT_UNREADABLE = 2
@@ -66,10 +67,10 @@ async def snapshot(
         raise RuntimeError(f"database: {getattr(exc, 'orig', None) or exc}") from exc
     finally:
         await engine.dispose()
-    facts = await readside.broker_facts(bootstrap, topic, groups.values())
+    facts = await recon.broker_facts(bootstrap, topic, groups.values())
     if not facts.reachable:
         raise RuntimeError(f"Kafka at {bootstrap}: {facts.error}")
-    return [readside.reconcile(s, g, facts, states[s]) for s, g in groups.items()]
+    return [recon.reconcile(s, g, facts, states[s]) for s, g in groups.items()]
 
 
 async def poll_until_reconciled(

@@ -6,22 +6,11 @@ import asyncio
 
 from alembic import command
 from alembic.config import Config
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.paths import ROOT
+from infra.settings import InitSettings
 from shared.broker import ensure_events_topic
 from shared.db import driver_url
-
-
-class InitSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
-
-    kafka_bootstrap_servers: str
-    database_url: str  # the admin role: migrations create schemas and roles
-    events_topic: str = "multi-app-events"
-    partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
-    replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")
 
 
 def migrate(admin_url: str) -> None:

@@ -1,4 +1,5 @@
-"""Settings of the ``./fanout`` process itself (ports, sizes); built once at start-up."""
+"""Settings of the operator side — ``./fanout`` (ports, sizes) and compose's one-shot ``init``;
+built once at start-up, frozen. The services' own settings are in shared/settings.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class StackSettings(BaseSettings):
     """Where the local platform runs. ``./fanout test`` uses its own instance with other ports."""
 
-    model_config = SettingsConfigDict(env_prefix="FANOUT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FANOUT_", extra="ignore", frozen=True)
 
     kafka_port: int = 9092
     brokers: int = Field(1, ge=1, le=5)
@@ -28,7 +29,7 @@ class SuiteStackSettings(StackSettings):
     """The test stack: other ports and state so it runs beside ``./fanout up`` (and beside
     another test run when FANOUT_TEST_* and FANOUT_STATE_DIR differ)."""
 
-    model_config = SettingsConfigDict(env_prefix="FANOUT_TEST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FANOUT_TEST_", extra="ignore", frozen=True)
 
     # Below 32768: Linux hands out 32768-60999 as ephemeral client ports, so a busy test run
     # could otherwise find its own server port taken.
@@ -46,10 +47,20 @@ def suite_settings() -> StackSettings:
 class BenchStackSettings(StackSettings):
     """The benchmark's private stack (FANOUT_BENCH_* overrides)."""
 
-    model_config = SettingsConfigDict(env_prefix="FANOUT_BENCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FANOUT_BENCH_", extra="ignore", frozen=True)
 
     kafka_port: int = 27092
     pg_port: int = 25434
     web_port: int = 26066
     database_url: str | None = None
     reader_database_url: str | None = None
+
+
+class InitSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str
+    database_url: str  # the admin role: migrations create schemas and roles
+    events_topic: str = "multi-app-events"
+    partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
+    replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")

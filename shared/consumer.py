@@ -29,27 +29,24 @@ import sys
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from mode import Service
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared import broker, dead_letters, inbox, progress
+from shared.db import while_db_unavailable
 from shared.dead_letters import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
 from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
-from shared.stats import ServiceStats
+from shared.stats import AssignmentListener, ServiceStats
 
 log = logging.getLogger(__name__)
 Item = Delivery | Rejected
 CRASH_EXIT_CODE = 86
-# The database is unavailable or busy: wait and retry the same batch.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 # Something in one event's data breaks a write or the handler: that event is poison.
 POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
 
@@ -94,7 +91,8 @@ class BatchConsumer(Service):
         )
         # The redrive topic carries dead letters re-fed to this service only.
         self._kafka.subscribe(
-            [s.events_topic, s.redrive_topic], listener=_Assignment(self.stats, s.events_topic)
+            [s.events_topic, s.redrive_topic],
+            listener=AssignmentListener(self.stats, s.events_topic),
         )
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
@@ -192,15 +190,7 @@ class BatchConsumer(Service):
 
     async def _retrying(self, items: Sequence[Item]) -> Outcome:
         """One transaction, retried with backoff while the database is unavailable."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            before_sleep=lambda rs: self.stats.set_db(
-                False, repr(rs.outcome.exception() if rs.outcome else None)
-            ),
-            reraise=True,
-        )
-        async for attempt in retrying:
+        async for attempt in while_db_unavailable(lambda exc: self.stats.set_db(False, repr(exc))):
             with attempt:
                 self.stats.transactions.labels(self.settings.service_name).inc()
                 return await self.transaction(items)
@@ -256,20 +246,6 @@ def poisoned(d: Delivery, exc: BaseException) -> Rejected:
         f"{type(exc).__name__}: {message}",
         d.event.event_id,
     )
-
-
-class _Assignment(ConsumerRebalanceListener):
-    """Keeps the dashboard's view of which events-topic partitions this instance owns."""
-
-    def __init__(self, stats: ServiceStats, topic: str) -> None:
-        self.stats = stats
-        self.topic = topic
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        self.stats.assigned -= {tp.partition for tp in revoked if tp.topic == self.topic}
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self.stats.assigned |= {tp.partition for tp in assigned if tp.topic == self.topic}
 
 
 def decode(records: list[ConsumerRecord]) -> list[Item]:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+# The database is unavailable or busy: wait and try the same transaction again.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 
 def driver_url(url: str) -> str:
@@ -20,6 +27,21 @@ def driver_url(url: str) -> str:
 def async_engine(url: str, pool_size: int = 4) -> AsyncEngine:
     # pool_pre_ping: after a database restart, stale connections are replaced, not used.
     return create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
+
+
+def while_db_unavailable(on_retry: Callable[[BaseException | None], None]) -> AsyncRetrying:
+    """Retry with backoff (0.2 s doubling to 5 s) while the database is unavailable; any
+    other error is raised at once."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        on_retry(state.outcome.exception() if state.outcome else None)
+
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT_DB_ERRORS),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
 
 
 def sync_engine(url: str) -> Engine:

@@ -20,7 +20,7 @@ def redrive_topic(events_topic: str, service: str) -> str:
 
 
 class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     events_topic: str = "multi-app-events"

@@ -6,7 +6,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.progress import Outcome
@@ -91,3 +91,17 @@ class ServiceStats:
         self.db_up_gauge.labels(self.service).set(1 if up else 0)
         if not up:
             self.db_errors.labels(self.service).inc()
+
+
+class AssignmentListener(ConsumerRebalanceListener):
+    """Keeps the dashboard's view of which events-topic partitions this instance owns."""
+
+    def __init__(self, stats: ServiceStats, topic: str) -> None:
+        self.stats = stats
+        self.topic = topic
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.stats.assigned -= {tp.partition for tp in revoked if tp.topic == self.topic}
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.stats.assigned |= {tp.partition for tp in assigned if tp.topic == self.topic}

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.registry import LAYOUT
 from shared import readside
 from shared.dashboard.http import Cached, ReadFailed, guarded
-from shared.readside import BrokerFacts, ServiceState
+from shared.readside import ServiceState
+from shared.reconcile import BrokerFacts, broker_facts, reconcile
 from shared.settings import PublisherSettings
 
 HISTORY_S = 300
@@ -53,9 +54,7 @@ class Overview:
         s = self.settings
         return await self.cache.get(
             "broker",
-            lambda: readside.broker_facts(
-                ",".join(s.bootstrap_list), s.events_topic, self.groups.values()
-            ),
+            lambda: broker_facts(",".join(s.bootstrap_list), s.events_topic, self.groups.values()),
         )
 
     async def read_states(self) -> tuple[dict[str, ServiceState], str | None]:
@@ -131,7 +130,7 @@ def service_view(
         view["published"] = sum(facts.log_end.values())
         view["lag"] = sum(e - committed.get(p, 0) for p, e in facts.log_end.items())
     if facts.reachable and state is not None:
-        recon = readside.reconcile(name, group, facts, state)
+        recon = reconcile(name, group, facts, state)
         view.update(
             window=recon.window,
             reconciled=recon.reconciled,

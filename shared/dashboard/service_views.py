@@ -30,7 +30,8 @@ from shared.dashboard.http import (
     nav,
     query_int,
 )
-from shared.readside import BrokerFacts, PartitionProgress, PartitionRecon
+from shared.readside import PartitionProgress
+from shared.reconcile import BrokerFacts, PartitionRecon, broker_facts
 from shared.service import Layout, ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
@@ -103,7 +104,7 @@ class ServiceDashboard:
         except ReadFailed as exc:
             db_error = str(exc)
         s = self.settings
-        facts = await readside.broker_facts(",".join(s.bootstrap_list), s.events_topic, [s.group])
+        facts = await broker_facts(",".join(s.bootstrap_list), s.events_topic, [s.group])
         return Snapshot(progress, db_error, facts)
 
     async def summary(self) -> dict[str, Any]:

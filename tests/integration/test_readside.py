@@ -13,7 +13,7 @@ from infra.stack import Stack
 from services.analytics import queries as analytics
 from services.audit import queries as audit
 from services.billing import queries as billing
-from shared import readside
+from shared import readside, reconcile
 from shared.broker import committed_offsets, log_end_offsets
 from shared.consumer import CRASH_EXIT_CODE
 from shared.db import async_engine
@@ -41,11 +41,11 @@ async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str
     engine = async_engine(url, pool_size=1)
     try:
         states = await readside.read_states(engine, groups, topic)
-        facts = await readside.broker_facts(bootstrap, topic, groups.values())
+        facts = await reconcile.broker_facts(bootstrap, topic, groups.values())
         async with readside.read_only(engine) as conn:
             return {
                 "recons": {
-                    s: readside.reconcile(s, g, facts, states[s]) for s, g in groups.items()
+                    s: reconcile.reconcile(s, g, facts, states[s]) for s, g in groups.items()
                 },
                 "totals": await analytics.type_totals(conn),
                 "minutes": await analytics.minute_counts(conn, 24 * 60),
@@ -151,5 +151,5 @@ def test_read_only_connections_refuse_writes(stack: Stack) -> None:
 
 
 def test_broker_facts_report_an_unreachable_broker_instead_of_raising() -> None:
-    facts = asyncio.run(readside.broker_facts("127.0.0.1:1", "multi-app-events", ["g"], within=3))
+    facts = asyncio.run(reconcile.broker_facts("127.0.0.1:1", "multi-app-events", ["g"], within=3))
     assert not facts.reachable and facts.error and facts.log_end == {}
