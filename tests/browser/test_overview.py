@@ -44,16 +44,17 @@ def check_service_row(
         p: max(persisted[p] + 1 - done.get(p, 0), 0) if p in persisted else 0
         for p in range(PARTITIONS)
     }
+    sums = db.progress_sums(name)
     row = {
         "published": PUBLISHED,
         "persisted": db.inbox_count(name),
         "copies": 0,
         "invalid": 0,
-        "accounted": PUBLISHED,
+        "accounted": sums["processed"] + sums["copies"] + sums["invalid"],
         "committed": sum(done.values()),
         "lag": PUBLISHED - sum(done.values()),
         "window": sum(window.values()),
-        "duplicates": db.progress_sums(name)["duplicates"],
+        "duplicates": sums["duplicates"],
     }
     for col, value in row.items():
         shows(cell(page, "recon", name, col), n(value))
