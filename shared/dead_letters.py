@@ -31,8 +31,9 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from shared.broker import topic_config
+from shared.broker import BrokerError, topic_config
 from shared.bulk import BinaryArray, arrays, bulk_insert
 from shared.events import MAX_VALUE_BYTES, Rejected
 from shared.settings import ServiceSettings
@@ -188,7 +189,17 @@ class DeadLetterSender:
 
     async def start(self) -> None:
         s = self.settings
-        limit = await topic_config(s.kafka_bootstrap_servers, s.dlq_topic, "max.message.bytes")
+        # Just created: the broker may not know it yet for a moment.
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(BrokerError),
+            wait=wait_fixed(0.2),
+            stop=stop_after_delay(30),
+            reraise=True,
+        ):
+            with attempt:
+                limit = await topic_config(
+                    s.kafka_bootstrap_servers, s.dlq_topic, "max.message.bytes"
+                )
         max_bytes = int(limit) if limit else DEFAULT_MAX_MESSAGE_BYTES
         self.payload_cap = payload_cap(max_bytes)
         # Created here, not in __init__: aiokafka binds to the running event loop.

@@ -45,7 +45,12 @@ MARKUP = "[/x][bold]\x1b[31m<script>alert(1)</script>\u202e"
 # id -> (reason, value): the ways each path can break.
 HOSTILE: dict[str, tuple[str, bytes | None]] = {
     # decode
-    "deep-nesting": ("invalid_json", b"[" * 5_000 + b"]" * 5_000),
+    "deep-nesting": ("not_an_object", b"[" * 5_000 + b"]" * 5_000),
+    "deep-nesting-ignored-field": (
+        "invalid_json",
+        bad()[:-1] + b',"x":' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+    ),
+    "non-utf8-ignored-field": ("non_utf8", bad()[:-1] + b',"x":"\xff"}'),
     "bom-prefix": ("invalid_json", b"\xef\xbb\xbf" + bad()),
     "lone-surrogate": ("invalid_json", b'{"event_id": "\\ud800"}'),
     "raw-nul-byte": ("invalid_json", bad()[:-1] + b"\x00}"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import msgspec
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -25,7 +26,7 @@ def test_markup_in_an_event_is_shown_as_text(stack: Stack, clean_db: Db, page: P
     db, bootstrap = clean_db, stack.bootstrap
     topic = off_loop(new_topic, bootstrap, "render", 1)
     buys = [
-        e.model_copy(update={"user_id": HOSTILE_USER, "event_type": "buy", "amount": Decimal(1)})
+        msgspec.structs.replace(e, user_id=HOSTILE_USER, event_type="buy", amount=Decimal(1))
         for e in generate(3, seed=61)
     ]
     values = [e.to_json() for e in buys]
