@@ -50,6 +50,10 @@ class BenchResult:
     drains: dict[str, Drain] = field(default_factory=dict)
     ratio_to_quix: float | None = None
     ratio_to_ceiling: float = 0
+    # The same comparison by CPU µs per fanned-out event (theirs / ours, > 1: fanout is cheaper):
+    # steadier than rates when other work shares the machine.
+    cpu_ratio_to_quix: float | None = None
+    cpu_ratio_to_ceiling: float = 0
     fanout_events_per_s: float = 0
     # fanout's CPU µs per fanned-out event by component (publisher: while pre-filling): on
     # 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
@@ -142,8 +146,10 @@ def _spawn_services(stack: Stack, batch: int) -> Procs:
 
 
 def _drain_peer(stack: Stack, watch: GroupWatch, pipeline: str) -> Drain:
-    spawn = bench_peers.spawn_quix if pipeline == "quix" else bench_peers.spawn_ceiling
-    procs = spawn(stack)
+    if pipeline == "quix":
+        procs = bench_peers.spawn_quix(stack)
+    else:
+        procs = bench_peers.spawn_ceiling(stack, pipeline)
     try:
         return drain(stack, watch, pipeline, procs, bench_peers.groups(pipeline))
     finally:
@@ -165,22 +171,37 @@ def _drain_fanout(
     return fanout
 
 
-def _measure(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+def _throughput(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+    """Pre-fill the backlog, then drain it: the ceiling, the peers, fanout, the ceiling again.
+    The ceiling brackets the others so the ratio is taken against the mean of a drain before
+    and one after (the machine is shared: its load moves during a run)."""
     topic, count = stack.settings.topic, result.events
     _, seconds, cpu = _publish(stack.bootstrap, topic, count, 0, seed=1)
     result.publish_events_per_s = round(count / seconds)
     watch = GroupWatch(stack.bootstrap, topic, asyncio.run(log_end_offsets(stack.bootstrap, topic)))
-    for pipeline in (*opts.peers, "ceiling"):
+    for pipeline in ("ceiling", *opts.peers):
         result.drains[pipeline] = _drain_peer(stack, watch, pipeline)
     running.update(_spawn_services(stack, opts.batch))
     fanout = _drain_fanout(stack, watch, running, opts.profile, result)
     result.drains["fanout"] = fanout
+    result.drains["ceiling-after"] = _drain_peer(stack, watch, "ceiling-after")
     result.fanout_events_per_s = fanout.events_per_s
     result.cpu_us_per_event = {**fanout.cpu_us_per_event, "publisher": round(cpu / count * 1e6, 1)}
-    result.ratio_to_ceiling = round(fanout.events_per_s / result.drains["ceiling"].events_per_s, 2)
-    if "quix" in result.drains:
-        result.ratio_to_quix = round(fanout.events_per_s / result.drains["quix"].events_per_s, 2)
+    ceiling = (
+        result.drains["ceiling"].events_per_s + result.drains["ceiling-after"].events_per_s
+    ) / 2
+    result.ratio_to_ceiling = round(fanout.events_per_s / ceiling, 2)
+    ceiling_cpu = (
+        result.drains["ceiling"].cpu_total + result.drains["ceiling-after"].cpu_total
+    ) / 2
+    result.cpu_ratio_to_ceiling = round(ceiling_cpu / fanout.cpu_total, 2)
+    if (quix := result.drains.get("quix")) is not None:
+        result.ratio_to_quix = round(fanout.events_per_s / quix.events_per_s, 2)
+        result.cpu_ratio_to_quix = round(quix.cpu_total / fanout.cpu_total, 2)
 
+
+def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+    topic = stack.settings.topic
     result.latency_rate = opts.rate
     ids, _, _ = _publish(stack.bootstrap, topic, opts.latency_events, opts.rate, seed=2)
     ends = asyncio.run(log_end_offsets(stack.bootstrap, topic))
@@ -202,7 +223,8 @@ def run_bench(opts: BenchOptions) -> BenchResult:
     running: Procs = {}
     try:
         migrate(stack.database_url)
-        _measure(stack, result, opts, running)
+        _throughput(stack, result, opts, running)
+        _latency_run(stack, result, opts, running)
         bench_peers.stop_all(running)
         _truncate(stack.database_url)
         result.db_ceiling_events_per_s = round(_db_ceiling(stack, opts.events, opts.batch))

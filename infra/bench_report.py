@@ -13,6 +13,7 @@ LABELS = {
     "fanout": "fanout (3 services)",
     "quix": "Quix Streams (3 apps)",
     "ceiling": "no-framework ceiling",
+    "ceiling-after": "ceiling again, after fanout",
 }
 
 
@@ -20,10 +21,10 @@ def report(console: Console, r: BenchResult) -> None:
     console.print(f"published {r.events:,} events (acks=all): {r.publish_events_per_s:,.0f}/s")
     table = Table(title=f"Draining {r.events:,} events, three fresh groups per pipeline")
     table.add_column("pipeline")
-    for col in ("events/s fanned out", "seconds (wall)", "CPU µs/event"):
+    for col in ("events/s fanned out", "seconds (wall)", "stagger s", "CPU µs/event"):
         table.add_column(col, justify="right")
     breakdown = []
-    for name in ("fanout", "quix", "ceiling"):
+    for name in LABELS:
         if (d := r.drains.get(name)) is None:
             continue
         cpu = d.cpu_us_per_event
@@ -31,15 +32,21 @@ def report(console: Console, r: BenchResult) -> None:
             LABELS[name],
             f"{d.events_per_s:,.0f}",
             f"{d.seconds:.1f} ({d.wall_seconds:.1f})",
+            f"{d.stagger_seconds:.1f}",
             f"{sum(cpu.values()):.0f}",
         )
         breakdown.append(f"  {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     console.print(table)
     console.print("CPU µs per fanned-out event, by process:", *breakdown, sep="\n")
-    ratios = [f"fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold]"]
+    console.print("ratios, same run and stack (rate; in brackets: by CPU per event, theirs/ours):")
     if r.ratio_to_quix is not None:
-        ratios.insert(0, f"fanout/quix [bold]{r.ratio_to_quix:.2f}[/bold]")
-    console.print("ratios (same run, same stack): " + ", ".join(ratios))
+        console.print(
+            f"  fanout/quix [bold]{r.ratio_to_quix:.2f}[/bold] ({r.cpu_ratio_to_quix:.2f})"
+        )
+    console.print(
+        f"  fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold] ({r.cpu_ratio_to_ceiling:.2f});"
+        " ceiling: the mean of its drains before and after fanout's"
+    )
     parts = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
     total = sum(r.cpu_us_per_event.values())
     console.print(

@@ -28,7 +28,7 @@ def main() -> None:
         consumer_group=group,
         auto_offset_reset="earliest",
         processing_guarantee="at-least-once",
-        # Quix's default is 5 s; the bench may set a shorter one (see bench_peers.py).
+        # Quix's default (5 s) unless the bench says otherwise (bench_peers.py).
         commit_interval=float(os.environ.get("QUIX_COMMIT_INTERVAL", "5")),
         state_dir=os.environ["QUIX_STATE_DIR"],
         loglevel="WARNING",
