@@ -61,7 +61,7 @@ def summarize(raw: str, top: int = 25) -> str:
         total += n
         frames = [_function(f) for f in stack.split(";")]
         own[frames[-1]] += n
-        for f in set(frames):
+        for f in dict.fromkeys(frames):  # once per stack, in stack order (stable ties)
             on_stack[f] += n
     lines = [f"{total} samples at {RATE_HZ} Hz (CPU only; idle threads excluded)", ""]
     for title, counts in (("own time", own), ("on the stack (inclusive)", on_stack)):
