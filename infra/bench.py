@@ -138,10 +138,11 @@ def _truncate(url: str) -> None:
 
 def _spawn_services(stack: Stack, batch: int) -> Procs:
     running: Procs = {}
-    for spec in Supervisor(stack).specs():
+    sup = Supervisor(stack)
+    for spec in sup.specs():
         if spec.name in SERVICES:
             spec.env["BATCH_MAX"] = str(batch)
-            running[spec.name] = Supervisor(stack).spawn(spec)
+            running[spec.name] = sup.spawn(spec)
     return running
 
 
