@@ -1,5 +1,7 @@
-"""`./fanout bench`: fan-out throughput, publish→persisted latency, peak RSS, and the
-database ceiling, on a private stack (.state/bench) so numbers are not disturbed."""
+"""`./fanout bench`: on a private stack (.state/bench), a pre-filled backlog drained by fanout's
+three services, by the no-framework ceiling and (``--peer quix``) by a Quix Streams pipeline,
+each with fresh consumer groups and timed from outside (bench_clock); then publish→persisted
+latency at a fixed rate, peak RSS, and the database-only ceiling of our writes."""
 
 from __future__ import annotations
 
@@ -10,49 +12,65 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import psycopg
 
-from infra import proc
+from infra import bench_peers, bench_profile
+from infra.bench_clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
 from infra.init import migrate
 from infra.settings import BenchStackSettings
 from infra.stack import Stack
 from infra.supervisor import Supervisor
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
-from shared.broker import committed_offsets, log_end_offsets
+from services.registry import SERVICES
+from shared.broker import log_end_offsets
 from shared.events import Event
-from shared.polling import wait_for
 
-SERVICES = ("analytics", "billing", "audit")
+
+@dataclass
+class BenchOptions:
+    events: int = 100_000
+    rate: float = 2000
+    latency_events: int = 10_000
+    batch: int = 2000
+    peers: tuple[str, ...] = ()
+    profile: str | None = None
 
 
 @dataclass
 class BenchResult:
     events: int
     publish_events_per_s: float = 0
+    # Each pipeline's drain of the same backlog: fanned-out events/s, CPU µs per event.
+    drains: dict[str, Drain] = field(default_factory=dict)
+    ratio_to_quix: float | None = None
+    ratio_to_ceiling: float = 0
+    # The same comparison by CPU µs per fanned-out event (theirs / ours, > 1: fanout is cheaper):
+    # steadier than rates when other work shares the machine.
+    cpu_ratio_to_quix: float | None = None
+    cpu_ratio_to_ceiling: float = 0
     fanout_events_per_s: float = 0
+    # fanout's CPU µs per fanned-out event by component (publisher: while pre-filling): on
+    # 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
+    cpu_us_per_event: dict[str, float] = field(default_factory=dict)
     latency_rate: float = 0
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     db_ceiling_events_per_s: float = 0
-    ratio_to_ceiling: float = 0
-    # CPU microseconds per fanned-out event, by component, during the throughput run:
-    # on 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
-    cpu_us_per_event: dict[str, float] = field(default_factory=dict)
+    ratio_to_db_ceiling: float = 0
+    profile: str | None = None
 
 
 def _publish(
     bootstrap: str, topic: str, count: int, rate: float, seed: int
-) -> tuple[list[str], float]:
-    """Publish with acks=all; returns the event ids and the seconds it took."""
+) -> tuple[list[str], float, float]:
+    """Publish with acks=all; returns the event ids, the seconds and the CPU seconds it took."""
 
-    async def go() -> tuple[list[str], float]:
+    async def go() -> tuple[list[str], float, float]:
         producer = make_producer(bootstrap, "all")
         await producer.start()
         try:
@@ -62,10 +80,11 @@ def _publish(
                 list(events(count, seed=seed)) if rate == 0 else events(count, seed=seed)
             )
             ids: list[str] = []
-            start = time.perf_counter()
+            cpu, start = os.times(), time.perf_counter()
             result = await publish(producer, topic, _tap(source, ids), rate=rate)
+            seconds, used = time.perf_counter() - start, os.times()
             assert result.acknowledged == count, f"only {result.acknowledged}/{count} acked"
-            return ids, time.perf_counter() - start
+            return ids, seconds, used.user + used.system - cpu.user - cpu.system
         finally:
             await producer.stop()
 
@@ -76,46 +95,6 @@ def _tap(source: Iterable[Event], ids: list[str]) -> Iterator[Event]:
     for e in source:
         ids.append(str(e.event_id))
         yield e
-
-
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _children(ppid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == ppid:
-                out.append(int(stat.parent.name))
-        except (OSError, ValueError):
-            continue
-    return out
-
-
-def _cpu_snapshot(stack: Stack, services: dict[str, subprocess.Popen[bytes]]) -> dict[str, float]:
-    """CPU seconds used so far by each part of the platform (postgres: all its backends)."""
-    snap = {name: _cpu_seconds(p.pid) for name, p in services.items()}
-    snap["kafka"] = sum(_cpu_seconds(n.process.pid) for n in stack.kafka.members if n.process)
-    if stack.postgres is not None and stack.postgres.process is not None:
-        pm = stack.postgres.process.pid
-        snap["postgres"] = sum(_cpu_seconds(p) for p in [pm, *_children(pm)])
-    t = os.times()
-    snap["publisher"] = t.user + t.system
-    return snap
-
-
-def _all_committed(bootstrap: str, topic: str) -> bool:
-    ends = asyncio.run(log_end_offsets(bootstrap, topic))
-    return all(asyncio.run(committed_offsets(bootstrap, s, topic)) == ends for s in SERVICES)
-
-
-def _positioned(port: int | None) -> int:
-    """How many partitions a service reads from (its /health)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-        return len(json.loads(r.read())["positioned"])
 
 
 def _latency(url: str, schema: str, ids: list[str]) -> dict[str, float]:
@@ -131,17 +110,9 @@ def _latency(url: str, schema: str, ids: list[str]) -> dict[str, float]:
     return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1)}
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
     """The same idempotent writes, no Kafka: three writer processes in parallel."""
-    sup = Supervisor(stack)
-    specs = {s.name: s for s in sup.specs()}
+    specs = {s.name: s for s in Supervisor(stack).specs()}
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "infra.bench_db", s, str(count), str(batch)],
@@ -164,56 +135,104 @@ def _truncate(url: str) -> None:
         )
 
 
-def run_bench(count: int, rate: float, latency_count: int, batch: int) -> BenchResult:
+def _spawn_services(stack: Stack, batch: int) -> Procs:
+    running: Procs = {}
+    sup = Supervisor(stack)
+    for spec in sup.specs():
+        if spec.name in SERVICES:
+            spec.env["BATCH_MAX"] = str(batch)
+            running[spec.name] = sup.spawn(spec)
+    return running
+
+
+def _drain_peer(stack: Stack, watch: GroupWatch, pipeline: str) -> Drain:
+    if pipeline == "quix":
+        procs = bench_peers.spawn_quix(stack)
+    else:
+        procs = bench_peers.spawn_ceiling(stack, pipeline)
+    try:
+        return drain(stack, watch, pipeline, procs, bench_peers.groups(pipeline))
+    finally:
+        bench_peers.stop_all(procs)
+
+
+def _drain_fanout(
+    stack: Stack, watch: GroupWatch, running: Procs, profile: str | None, result: BenchResult
+) -> Drain:
+    out = stack.home / f"profile-{profile}.txt"
+    recorder: list[subprocess.Popen[bytes]] = []
+    start = None
+    if profile:
+        start = lambda: recorder.append(bench_profile.start(running[profile].pid, out))  # noqa: E731
+    fanout = drain(stack, watch, "fanout", running, list(SERVICES), on_start=start)
+    if recorder:
+        bench_profile.finish(recorder[0], out)
+        result.profile = str(out)
+    return fanout
+
+
+def _throughput(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+    """Pre-fill the backlog, then drain it: the ceiling, the peers, fanout, the ceiling again.
+    The ceiling brackets the others so the ratio is taken against the mean of a drain before
+    and one after (the machine is shared: its load moves during a run)."""
+    topic, count = stack.settings.topic, result.events
+    _, seconds, cpu = _publish(stack.bootstrap, topic, count, 0, seed=1)
+    result.publish_events_per_s = round(count / seconds)
+    watch = GroupWatch(stack.bootstrap, topic, asyncio.run(log_end_offsets(stack.bootstrap, topic)))
+    for pipeline in ("ceiling", *opts.peers):
+        result.drains[pipeline] = _drain_peer(stack, watch, pipeline)
+    running.update(_spawn_services(stack, opts.batch))
+    fanout = _drain_fanout(stack, watch, running, opts.profile, result)
+    result.drains["fanout"] = fanout
+    result.drains["ceiling-after"] = _drain_peer(stack, watch, "ceiling-after")
+    result.fanout_events_per_s = fanout.events_per_s
+    result.cpu_us_per_event = {**fanout.cpu_us_per_event, "publisher": round(cpu / count * 1e6, 1)}
+    ceiling = (
+        result.drains["ceiling"].events_per_s + result.drains["ceiling-after"].events_per_s
+    ) / 2
+    result.ratio_to_ceiling = round(fanout.events_per_s / ceiling, 2)
+    ceiling_cpu = (
+        result.drains["ceiling"].cpu_total + result.drains["ceiling-after"].cpu_total
+    ) / 2
+    result.cpu_ratio_to_ceiling = round(ceiling_cpu / fanout.cpu_total, 2)
+    if (quix := result.drains.get("quix")) is not None:
+        result.ratio_to_quix = round(fanout.events_per_s / quix.events_per_s, 2)
+        result.cpu_ratio_to_quix = round(quix.cpu_total / fanout.cpu_total, 2)
+
+
+def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+    topic = stack.settings.topic
+    result.latency_rate = opts.rate
+    ids, _, _ = _publish(stack.bootstrap, topic, opts.latency_events, opts.rate, seed=2)
+    ends = asyncio.run(log_end_offsets(stack.bootstrap, topic))
+    latest = GroupWatch(stack.bootstrap, topic, ends)
+    target = sum(ends.values())
+    deadline = time.monotonic() + 600
+    while not all(latest.committed(s) == target for s in SERVICES):
+        assert time.monotonic() < deadline, "the latency run was not persisted within 600 s"
+        time.sleep(0.2)  # polling the broker's committed offsets
+    result.latency_ms = {s: _latency(stack.database_url, s, ids) for s in SERVICES}
+    result.peak_rss_mb = {s: peak_rss_mb(p.pid) for s, p in running.items()}
+
+
+def run_bench(opts: BenchOptions) -> BenchResult:
     stack = Stack(BenchStackSettings(), "bench")
     shutil.rmtree(stack.home, ignore_errors=True)
-    result = BenchResult(events=count, latency_rate=rate)
-    topic = stack.settings.topic
+    result = BenchResult(events=opts.events)
     stack.start_infra()
-    running: dict[str, subprocess.Popen[bytes]] = {}
+    running: Procs = {}
     try:
         migrate(stack.database_url)
-        sup = Supervisor(stack)
-        for spec in sup.specs():
-            if spec.name in SERVICES:
-                spec.env["BATCH_MAX"] = str(batch)
-                running[spec.name] = sup.spawn(spec)
-                port = spec.web_port
-                wait_for(partial(_positioned, port), timeout=90, what=f"{spec.name} ready")
-        before = _cpu_snapshot(stack, running)
-        start = time.perf_counter()
-        _, publish_s = _publish(stack.bootstrap, topic, count, 0, seed=1)
-        wait_for(
-            lambda: _all_committed(stack.bootstrap, topic),
-            timeout=900,
-            interval=0.05,
-            what="all three services to persist and commit every event",
-        )
-        elapsed = time.perf_counter() - start
-        after = _cpu_snapshot(stack, running)
-        result.cpu_us_per_event = {k: round((after[k] - before[k]) / count * 1e6, 1) for k in after}
-        result.publish_events_per_s = round(count / publish_s)
-        result.fanout_events_per_s = round(count / elapsed)
-
-        ids, _ = _publish(stack.bootstrap, topic, latency_count, rate, seed=2)
-        wait_for(
-            lambda: _all_committed(stack.bootstrap, topic),
-            timeout=600,
-            interval=0.2,
-            what="the latency run to be persisted",
-        )
-        result.latency_ms = {s: _latency(stack.database_url, s, ids) for s in SERVICES}
-        result.peak_rss_mb = {s: _peak_rss_mb(p.pid) for s, p in running.items()}
-        for p in running.values():
-            proc.stop(p)
+        _throughput(stack, result, opts, running)
+        _latency_run(stack, result, opts, running)
+        bench_peers.stop_all(running)
         _truncate(stack.database_url)
-        result.db_ceiling_events_per_s = round(_db_ceiling(stack, count, batch))
-        result.ratio_to_ceiling = round(
+        result.db_ceiling_events_per_s = round(_db_ceiling(stack, opts.events, opts.batch))
+        result.ratio_to_db_ceiling = round(
             result.fanout_events_per_s / result.db_ceiling_events_per_s, 2
         )
     finally:
-        for p in running.values():
-            proc.stop(p)
+        bench_peers.stop_all(running)
         stack.stop_infra()
-    (stack.home / "result.json").write_text(json.dumps(asdict(result), indent=2))
+    Path(stack.home / "result.json").write_text(json.dumps(asdict(result), indent=2))
     return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Annotated
 
 import typer
@@ -31,30 +30,24 @@ def bench(
     rate: Annotated[float, typer.Option(help="Fixed rate of the latency run (events/s).")] = 2000,
     latency_events: Annotated[int, typer.Option(min=100)] = 10_000,
     batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
+    peer: Annotated[
+        list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="py-spy profile of one service while it drains.")
+    ] = None,
 ) -> None:
-    """Throughput, latency, memory and the database ceiling, on a private stack."""
-    from infra.bench import run_bench
+    """Drain a pre-filled backlog with fanout's services and the no-framework ceiling (and
+    --peer quix), then latency, memory and the database ceiling, on a private stack."""
+    from infra.bench import BenchOptions, run_bench
+    from infra.bench_report import report
 
-    r = run_bench(events_, rate, latency_events, batch)
-    console.print(f"published {r.events:,} events (acks=all): {r.publish_events_per_s:,.0f}/s")
-    console.print(
-        f"fanned out to 3 services, persisted and committed: "
-        f"[bold]{r.fanout_events_per_s:,.0f} events/s[/bold]"
-    )
-    console.print(
-        f"database ceiling (same writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
-        f"events/s per service in parallel; ratio {r.ratio_to_ceiling:.2f}"
-    )
-    cpu = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
-    console.print(
-        f"CPU µs per fanned-out event: {cpu} (sum {sum(r.cpu_us_per_event.values()):.0f}"
-        f" on {os.cpu_count()} cores)"
-    )
-    for s, lat in r.latency_ms.items():
-        console.print(
-            f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
-            f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB"
-        )
+    if any(p != "quix" for p in peer or []):
+        raise typer.BadParameter("the only peer is quix")
+    if profile not in (None, "analytics", "billing", "audit"):
+        raise typer.BadParameter("--profile takes analytics, billing or audit")
+    opts = BenchOptions(events_, rate, latency_events, batch, tuple(peer or []), profile)
+    report(console, run_bench(opts))
 
 
 def publish_command(

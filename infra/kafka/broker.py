@@ -139,7 +139,9 @@ class KafkaCluster:
         path = self.home / "cluster.id"
         if not path.exists():
             self.home.mkdir(parents=True, exist_ok=True)
-            raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            raw = "-"
+            while raw.startswith("-"):  # kafka-storage would read "-…" as an option (1 in 64)
+                raw = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             path.write_text(raw)
         return path.read_text().strip()
 

@@ -1,0 +1,84 @@
+"""The pipelines fanout is measured against, each as three processes (one consumer group each)
+reading the same backlog: the Quix Streams peer and the no-framework ceiling."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from infra import proc
+from infra.bench_clock import Procs
+from infra.paths import ROOT, cache_dir
+from infra.stack import Stack
+
+COPIES = 3
+QUIX_REQUIREMENTS = ROOT / "infra" / "peer" / "requirements-quix.txt"
+QUIX_APP = ROOT / "infra" / "peer" / "quix_app.py"
+# Quix's own default checkpoint (5 s): the peer as its users get it. A 1 s checkpoint costs it
+# ~25% more CPU per event (smaller transactions) and was not faster here.
+QUIX_COMMIT_INTERVAL_S = "5"
+
+
+def groups(pipeline: str) -> list[str]:
+    return [f"bench-{pipeline}-{i}" for i in range(1, COPIES + 1)]
+
+
+def quix_python() -> Path:
+    """A venv of its own for the peer (its pins conflict with ours), rebuilt when the
+    requirements change; the first run takes a minute."""
+    venv = cache_dir() / "peer-quix-venv"
+    stamp = venv / ".stamp"
+    want = hashlib.sha256(QUIX_REQUIREMENTS.read_bytes()).hexdigest()
+    python = venv / "bin" / "python"
+    if not python.exists() or not stamp.exists() or stamp.read_text() != want:
+        print("bench: installing the Quix Streams peer into its own venv", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+            + ["-r", str(QUIX_REQUIREMENTS)],
+            check=True,
+        )
+        stamp.write_text(want)
+    return python
+
+
+def spawn_quix(stack: Stack) -> Procs:
+    python = quix_python()
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        # Created once here: three sinks creating it at the same moment would race.
+        conn.execute("CREATE SCHEMA IF NOT EXISTS peer_quix")
+    procs = {}
+    for i, group in enumerate(groups("quix"), 1):
+        env = {
+            **stack.env(),
+            "QUIX_STATE_DIR": str(stack.home / f"quix-state-{i}"),
+            "QUIX_COMMIT_INTERVAL": QUIX_COMMIT_INTERVAL_S,
+        }
+        log = stack.home / "logs" / f"quix-{i}.log"
+        procs[f"quix-{i}"] = proc.spawn(
+            [str(python), str(QUIX_APP), group, f"events_{i}"], log, env
+        )
+    return procs
+
+
+def spawn_ceiling(stack: Stack, pipeline: str = "ceiling") -> Procs:
+    """``pipeline`` names the groups and tables: each drain of the ceiling starts fresh."""
+    procs = {}
+    for i, group in enumerate(groups(pipeline), 1):
+        table = f"{pipeline.replace('-', '_')}_events_{i}"
+        argv = [sys.executable, "-m", "infra.bench_ceiling", group, table]
+        log = stack.home / "logs" / f"{pipeline}-{i}.log"
+        procs[f"{pipeline}-{i}"] = proc.spawn(argv, log, stack.env(), cwd=ROOT)
+    return procs
+
+
+def stop_all(procs: Procs) -> None:
+    for p in procs.values():
+        if p.poll() is None:
+            p.terminate()  # SIGTERM to all first: they stop in parallel
+    for p in procs.values():
+        proc.stop(p)

@@ -1,0 +1,68 @@
+"""What `./fanout bench` prints: ratios measured in one run, with the absolutes beside them."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+from infra.bench import BenchResult
+
+LABELS = {
+    "fanout": "fanout (3 services)",
+    "quix": "Quix Streams (3 apps)",
+    "ceiling": "no-framework ceiling",
+    "ceiling-after": "ceiling again, after fanout",
+}
+
+
+def report(console: Console, r: BenchResult) -> None:
+    console.print(f"published {r.events:,} events (acks=all): {r.publish_events_per_s:,.0f}/s")
+    table = Table(title=f"Draining {r.events:,} events, three fresh groups per pipeline")
+    table.add_column("pipeline")
+    for col in ("events/s fanned out", "seconds (wall)", "stagger s", "CPU µs/event"):
+        table.add_column(col, justify="right")
+    breakdown = []
+    for name in LABELS:
+        if (d := r.drains.get(name)) is None:
+            continue
+        cpu = d.cpu_us_per_event
+        table.add_row(
+            LABELS[name],
+            f"{d.events_per_s:,.0f}",
+            f"{d.seconds:.1f} ({d.wall_seconds:.1f})",
+            f"{d.stagger_seconds:.1f}",
+            f"{sum(cpu.values()):.0f}",
+        )
+        breakdown.append(f"  {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
+    console.print(table)
+    console.print("CPU µs per fanned-out event, by process:", *breakdown, sep="\n")
+    console.print("ratios, same run and stack (rate; in brackets: by CPU per event, theirs/ours):")
+    if r.ratio_to_quix is not None:
+        console.print(
+            f"  fanout/quix [bold]{r.ratio_to_quix:.2f}[/bold] ({r.cpu_ratio_to_quix:.2f})"
+        )
+    console.print(
+        f"  fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold] ({r.cpu_ratio_to_ceiling:.2f});"
+        " ceiling: the mean of its drains before and after fanout's"
+    )
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
+    total = sum(r.cpu_us_per_event.values())
+    console.print(
+        f"fanout CPU µs per fanned-out event, publisher included: {parts} (sum {total:.0f}"
+        f" on {os.cpu_count()} cores)"
+    )
+    for s, lat in r.latency_ms.items():
+        console.print(
+            f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
+            f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB"
+        )
+    console.print(
+        f"database ceiling (our writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
+        f"events/s per service in parallel; ratio {r.ratio_to_db_ceiling:.2f}"
+    )
+    if r.profile:
+        console.print(f"profile (py-spy raw, collapsed stacks): {r.profile}")
+        console.print(f"  summary: {r.profile.removesuffix('.txt')}.summary.txt")
+        console.print("  (the sampler ran during the fanout drain: its figures are perturbed)")

@@ -1,0 +1,1 @@
+"""Peer pipelines of `./fanout bench --peer`, each run in its own virtual environment."""
