@@ -7,6 +7,8 @@ per-event consumer/conductor is switched off with its documented BootStrategy ho
 
 from __future__ import annotations
 
+import gc
+
 import faust
 from faust.app.base import BootStrategy
 from faust.worker import Worker
@@ -90,7 +92,18 @@ def create_service_app(
 
 def run(app: faust.App) -> None:
     """Run until SIGTERM/SIGINT; faust stops the consumer, which finishes its batch first."""
+    tune_gc()
     Worker(app, loglevel="INFO", quiet=True).execute_from_commandline()
+
+
+def tune_gc() -> None:
+    """A service builds a few objects per event and keeps each batch alive through its
+    transaction. With CPython's default thresholds a young-generation collection every 700
+    allocations promotes the batch and walks the long-lived heap again and again (16% of a
+    service's CPU in a py-spy profile). So: freeze what start-up built (modules, classes,
+    faust's app), and collect the young generation every 10,000 allocations."""
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 1000)
 
 
 def run_service(definition: ServiceDefinition, layout: Layout) -> None:
