@@ -11,12 +11,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
 from tests.browser.helpers import cell, off_loop, shows
-from tests.db import Db
-from tests.helpers import new_topic, produce
-from tests.pipeline import wait_persisted
-from tests.services import running_services
+from tests.support.db import Db
+from tests.support.kafka import new_topic, produce
+from tests.support.processes import running_services
+from tests.support.publishing import generate
+from tests.support.reconcile import wait_persisted
 
 pytestmark = pytest.mark.browser
 HOSTILE_USER = "<img src=x onerror=document.title=1>[/x]{{user}}"

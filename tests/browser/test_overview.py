@@ -3,7 +3,6 @@ window open (persisted in the database, not committed in Kafka), then closed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -11,35 +10,25 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
-from shared.broker import committed_offsets, log_end_offsets
-from shared.consumer import CRASH_EXIT_CODE
+from shared.polling import wait_for
 from tests.browser.helpers import cell, n, off_loop, shows
-from tests.db import Db
-from tests.helpers import new_topic, wait_for
-from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, running_services
+from tests.support.catalog import SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, committed, new_topic, published
+from tests.support.processes import running_services
+from tests.support.publishing import publish_events
+from tests.support.reconcile import wait_reconciled
 
 pytestmark = pytest.mark.browser
-PARTITIONS = 6
 PUBLISHED = 3_000 + 1  # the test's events plus the publisher process's single one
-
-
-def published(bootstrap: str, topic: str) -> int:
-    return sum(off_loop(asyncio.run, log_end_offsets(bootstrap, topic)).values())
-
-
-def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
-    return off_loop(asyncio.run, committed_offsets(bootstrap, group, topic))
 
 
 def check_service_row(
     page: Page, db: Db, bootstrap: str, topic: str, name: str, group: str
 ) -> dict[int, int]:
     """The row of ``name`` equals database and broker; returns its window per partition."""
-    done = committed(bootstrap, group, topic)
-    persisted = dict(
-        db.all(f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic)
-    )
+    done = off_loop(committed, bootstrap, group, topic)
+    persisted = db.persisted_offsets(name, topic)
     window = {
         p: max(persisted[p] + 1 - done.get(p, 0), 0) if p in persisted else 0
         for p in range(PARTITIONS)
@@ -84,15 +73,24 @@ def test_overview_shows_the_crash_window_then_reconciles(
         ) as crashing,
     ):
         wait_for(
-            lambda: published(bootstrap, topic) == 1,
+            lambda: off_loop(published, bootstrap, topic) == 1,
             timeout=60,
             what="the publisher process's one event",
         )
         off_loop(publish_events, bootstrap, topic, PUBLISHED - 1, seed=41)
         for p in crashing.values():
-            assert p.wait_exit() == CRASH_EXIT_CODE
-        wait_persisted(db, "analytics", PUBLISHED, proc=steady["analytics"])
-        off_loop(wait_committed_to_end, bootstrap, groups["analytics"], topic)
+            p.wait_crashed()
+        analytics = steady["analytics"]
+        off_loop(
+            wait_reconciled,
+            db,
+            bootstrap,
+            topic,
+            "analytics",
+            analytics.group,
+            PUBLISHED,
+            proc=analytics,
+        )
 
         page.goto(f"http://127.0.0.1:{pub['publisher'].port}/overview")
         check_service_row(page, db, bootstrap, topic, "analytics", groups["analytics"])
@@ -108,8 +106,7 @@ def test_overview_shows_the_crash_window_then_reconciles(
         for p in crashing.values():
             p.start(CRASH_AFTER_BATCH=None)
         for name, p in crashing.items():
-            wait_persisted(db, name, PUBLISHED, proc=p)
-            off_loop(wait_committed_to_end, bootstrap, groups[name], topic)
+            off_loop(wait_reconciled, db, bootstrap, topic, name, p.group, PUBLISHED, proc=p)
         for name in SERVICES:
             after = check_service_row(page, db, bootstrap, topic, name, groups[name])
             assert sum(after.values()) == 0

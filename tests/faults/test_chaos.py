@@ -11,25 +11,21 @@ import random
 from contextlib import ExitStack
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
-from tests.db import Db
-from tests.faults.helpers import (
-    PARTITIONS,
-    BackgroundPublish,
+from tests.support.catalog import SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic
+from tests.support.processes import ServiceProcess, groups_of, running
+from tests.support.publishing import BackgroundPublish, generate, publish_events
+from tests.support.reconcile import reconcile
+from tests.support.sessions import wait_open_tx
+from tests.support.windows import (
     Window,
     check_commit_not_ahead,
     crash_window,
     freeze_in_window,
-    groups_of,
-    reconcile,
-    running,
-    sigkill,
-    wait_open_tx,
     wait_window_read,
+    window_sizes,
 )
-from tests.helpers import new_topic
-from tests.pipeline import publish_events
-from tests.services import SERVICES, ServiceProcess
 
 KILLS = 12
 MODES = ("any", "tx", "window")
@@ -87,7 +83,7 @@ def test_chaos_random_sigkills_during_50k_events(stack: Stack, clean_db: Db) -> 
             caught = None
             if mode == "window" and not publisher.done:  # batches still come: catch one
                 caught = freeze_in_window(db, bootstrap, topic, p, timeout=10)
-            sigkill(p)
+            p.kill()
             w = crash_window(db, bootstrap, p, topic)
             if caught is not None:
                 struck = f"in the window after {caught[1]} freezes"
@@ -111,6 +107,6 @@ def test_chaos_random_sigkills_during_50k_events(stack: Stack, clean_db: Db) -> 
             topic,
             backlog + stream,
             groups,
+            duplicates=window_sizes(windows),
             timeout=180,
-            duplicates={n: sum(w.size for w in ws) for n, ws in windows.items()},
         )

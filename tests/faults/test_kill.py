@@ -5,36 +5,26 @@ equal to the events the crash left persisted-but-uncommitted (its window)."""
 
 from __future__ import annotations
 
-import json
 import random
-import urllib.request
 from contextlib import ExitStack
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
-from shared.consumer import CRASH_EXIT_CODE
-from tests.db import Db
-from tests.faults.helpers import (
-    HANDLER_TABLE,
-    PARTITIONS,
-    BackgroundPublish,
-    TableLock,
+from tests.support.catalog import HANDLER_TABLE, SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic
+from tests.support.processes import ServiceProcess, groups_of, running
+from tests.support.publishing import BackgroundPublish, generate, publish_events
+from tests.support.reconcile import reconcile, wait_caught_up, wait_progress
+from tests.support.sessions import TableLock, wait_open_tx, xact_status
+from tests.support.web import arm_crash
+from tests.support.windows import (
     Window,
     crash_window,
     freeze_in_window,
-    groups_of,
-    reconcile,
-    running,
-    sigkill,
-    wait_open_tx,
-    wait_progress,
     wait_stalled,
     wait_window_read,
-    xact_status,
+    window_sizes,
 )
-from tests.helpers import new_topic
-from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, ServiceProcess
 
 
 def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db) -> None:
@@ -46,15 +36,13 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
     first = publish_events(bootstrap, topic, 3_000, seed=101)
 
     with running(stack, topic, BATCH_MAX="1000") as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 3_000, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        wait_caught_up(db, bootstrap, topic, procs, 3_000)
         stuck: dict[str, list[str]] = {}
         with TableLock(db, *HANDLER_TABLE.values()):
             second = publish_events(bootstrap, topic, 4_000, seed=102)
             for name, p in procs.items():
                 stuck[name] = wait_stalled(db, p)
-                sigkill(p)
+                p.kill()
         windows: dict[str, Window] = {}
         for name, p in procs.items():
             windows[name] = crash_window(db, bootstrap, p, topic)
@@ -68,12 +56,7 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
         for p in procs.values():
             p.start()
         reconcile(
-            db,
-            bootstrap,
-            topic,
-            first + second,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
+            db, bootstrap, topic, first + second, groups_of(procs), duplicates=window_sizes(windows)
         )
 
 
@@ -109,7 +92,7 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
                 wait_window_read(db, bootstrap, topic, p, windows[name][-1])
             wait_progress(db, p, min(total, db.inbox_count(name) + more), timeout=120)
             xids = wait_open_tx(db, name, timeout=3)  # none: the kill lands between batches
-            sigkill(p)
+            p.kill()
             w = crash_window(db, bootstrap, p, topic)
             windows[name].append(w)
             status = [xact_status(db, x) for x in xids]
@@ -124,7 +107,7 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
             topic,
             backlog + stream,
             groups_of(procs),
-            duplicates={n: sum(w.size for w in ws) for n, ws in windows.items()},
+            duplicates=window_sizes(windows),
         )
 
 
@@ -139,20 +122,13 @@ def test_crash_switch_between_db_commit_and_offset_commit(stack: Stack, clean_db
     with running(stack, topic, CRASH_AFTER_BATCH="3", BATCH_MAX="300") as procs:
         windows = {}
         for name, p in procs.items():
-            assert p.wait_exit() == CRASH_EXIT_CODE
+            p.wait_crashed()
             windows[name] = crash_window(db, bootstrap, p, topic)
             assert windows[name].size > 0, f"{name}'s crash left no window"
         for p in procs.values():
             p.start(CRASH_AFTER_BATCH=None)
         print({n: w.size for n, w in windows.items()})
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            batch,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
-        )
+        reconcile(db, bootstrap, topic, batch, groups_of(procs), duplicates=window_sizes(windows))
 
 
 def test_crash_endpoint_arms_the_switch_mid_stream(stack: Stack, clean_db: Db) -> None:
@@ -165,10 +141,8 @@ def test_crash_endpoint_arms_the_switch_mid_stream(stack: Stack, clean_db: Db) -
     with running(stack, topic, ("audit",), BATCH_MAX="200") as procs:
         audit = procs["audit"]
         wait_progress(db, audit, 400)
-        req = urllib.request.Request(f"http://127.0.0.1:{audit.port}/crash", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert json.loads(r.read()) == {"armed": True}
-        assert audit.wait_exit() == CRASH_EXIT_CODE
+        assert arm_crash(audit.port) == b'{"armed":true}'
+        audit.wait_crashed()
         window = crash_window(db, bootstrap, audit, topic)
         assert 0 < window.size <= 200
         audit.start()
@@ -193,16 +167,9 @@ def test_sigkill_between_db_commit_and_offset_commit(stack: Stack, clean_db: Db)
             caught = freeze_in_window(db, bootstrap, topic, p, timeout=60)
             assert caught is not None, f"{name} was never frozen inside its window"
             seen, attempts = caught
-            sigkill(p)  # SIGKILL ends a stopped process too
+            p.kill()  # SIGKILL ends a stopped process too
             windows[name] = crash_window(db, bootstrap, p, topic)
             assert windows[name] == seen, "the window moved while the process was frozen"
             print(f"{name}: killed inside a window of {seen.size} after {attempts} freezes")
             p.start()
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            batch,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
-        )
+        reconcile(db, bootstrap, topic, batch, groups_of(procs), duplicates=window_sizes(windows))

@@ -5,27 +5,31 @@ nothing is lost, nothing is applied twice."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
-from tests.db import Db
-from tests.faults.helpers import (
-    PARTITIONS,
-    BackgroundPublish,
-    committed,
-    groups_of,
-    health,
-    hold_for,
-    metric,
-    reconcile,
-    running,
-    wait_db_up,
-)
-from tests.helpers import new_topic
-from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
-from tests.services import ServiceProcess
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, committed, new_topic
+from tests.support.processes import ServiceProcess, groups_of, running
+from tests.support.publishing import BackgroundPublish, generate, publish_events
+from tests.support.reconcile import reconcile, wait_caught_up
+from tests.support.web import health, metric
+from tests.support.windows import wait_db_up
 
 OUTAGE_S = 30
+
+
+def hold_for(seconds: float, check: Callable[[], object], interval: float = 0.5) -> int:
+    """Assert ``check`` over and over until ``seconds`` have passed (for "must stay unchanged"
+    conditions); an assertion fails at once. Returns how many times it was checked."""
+    deadline = time.monotonic() + seconds
+    checks = 0
+    while True:
+        check()
+        checks += 1
+        if time.monotonic() >= deadline:
+            return checks
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))  # poll interval
 
 
 def all_alive(procs: dict[str, ServiceProcess]) -> None:
@@ -43,11 +47,8 @@ def test_postgres_down_30s_services_pause_commit_nothing_and_recover(
 
     with running(stack, topic, BATCH_MAX="500") as procs:
         groups = groups_of(procs)
-        before = {}
-        for name, p in procs.items():
-            wait_persisted(db, name, 4_000, proc=p)
-            before[name] = wait_committed_to_end(bootstrap, groups[name], topic)
-        errors = {name: metric(p, "fanout_db_errors_total") for name, p in procs.items()}
+        before = wait_caught_up(db, bootstrap, topic, procs, 4_000)
+        errors = {name: metric(p.port, "fanout_db_errors_total") for name, p in procs.items()}
         try:
             began = time.monotonic()
             pg.stop()
@@ -58,8 +59,8 @@ def test_postgres_down_30s_services_pause_commit_nothing_and_recover(
             second = publish_events(bootstrap, topic, 4_000, seed=402)
             for p in procs.values():
                 wait_db_up(p, False, timeout=30)
-                assert health(p)["status"] == 503
-                assert metric(p, "fanout_db_up") == 0
+                assert health(p.port)["status"] == 503
+                assert metric(p.port, "fanout_db_up") == 0
 
             def nothing_committed() -> None:
                 for name, p in procs.items():
@@ -67,7 +68,7 @@ def test_postgres_down_30s_services_pause_commit_nothing_and_recover(
                     assert committed(bootstrap, groups[name], topic) == before[name], (
                         f"{name} committed offsets while the database was down"
                     )
-                    assert health(p)["db_up"] is False
+                    assert health(p.port)["db_up"] is False
 
             reads = hold_for(OUTAGE_S - (time.monotonic() - began), nothing_committed, 1.0)
             assert reads >= 2
@@ -79,8 +80,8 @@ def test_postgres_down_30s_services_pause_commit_nothing_and_recover(
 
         for name, p in procs.items():  # recovered by themselves, no restart
             wait_db_up(p, True, timeout=60)
-            assert metric(p, "fanout_db_errors_total") > errors[name]
-            assert metric(p, "fanout_db_up") == 1
+            assert metric(p.port, "fanout_db_errors_total") > errors[name]
+            assert metric(p.port, "fanout_db_up") == 1
         # Nothing was persisted during the outage, so nothing is redelivered after it.
         reconcile(
             db, bootstrap, topic, first + second, groups, duplicates={name: 0 for name in procs}

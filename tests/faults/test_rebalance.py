@@ -7,34 +7,24 @@ instance's refused offset commit is harmless."""
 from __future__ import annotations
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
 from shared.polling import wait_for
-from tests.db import Db
-from tests.faults.helpers import (
-    COMMIT_REFUSED,
-    HANDLER_TABLE,
-    PARTITIONS,
-    ROLE,
-    BackgroundPublish,
+from tests.support.catalog import HANDLER_TABLE
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic, partition_of
+from tests.support.processes import (
     LogCursor,
-    TableLock,
-    alive_and,
+    ServiceProcess,
     groups_of,
-    health,
-    lock_waiters,
-    log_path,
-    metric,
-    partition_of,
-    publish_list,
-    reconcile,
     running,
-    sigkill,
     stopped_at_exit,
-    twin,
-    wait_stalled,
 )
-from tests.helpers import new_topic
-from tests.services import ServiceProcess
+from tests.support.publishing import BackgroundPublish, generate, publish_list
+from tests.support.reconcile import reconcile
+from tests.support.sessions import TableLock, lock_waiters
+from tests.support.web import health, metric
+from tests.support.windows import wait_stalled
+
+COMMIT_REFUSED = "offset commit refused after rebalance"
 
 POLL_INTERVAL_MS = 3_000
 ALL = list(range(PARTITIONS))
@@ -48,7 +38,7 @@ def wait_split(
     def split() -> tuple[list[int], list[int]] | None:
         a.check_alive()
         b.check_alive()
-        pa, pb = health(a)["positioned"], health(b)["positioned"]
+        pa, pb = health(a.port)["positioned"], health(b.port)["positioned"]
         return (pa, pb) if pa and pb and sorted(pa + pb) == ALL else None
 
     found = wait_for(
@@ -64,7 +54,7 @@ def wait_split(
 
 def wait_owns_all(p: ServiceProcess, timeout: float = 60) -> None:
     wait_for(
-        alive_and(p, lambda: health(p)["positioned"] == ALL),
+        p.alive_and(lambda: health(p.port)["positioned"] == ALL),
         timeout=timeout,
         what=f"{p.name} ({p.port}) to own every partition",
         interval=0.2,
@@ -82,7 +72,7 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
     env = {"MAX_POLL_INTERVAL_MS": str(POLL_INTERVAL_MS), "BATCH_MAX": "500"}
 
     with running(stack, topic, names, **env) as procs:
-        twins = {n: twin(procs[n]) for n in names}
+        twins = {n: procs[n].twin() for n in names}
         with stopped_at_exit(*twins.values()):
             for p in procs.values():
                 p.wait_assigned(PARTITIONS)
@@ -106,7 +96,7 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
                 wait_split(procs[n], twins[n])
             publisher.wait_sent(8_000)
             for t in twins.values():
-                sigkill(t)
+                t.kill()
             for n in names:
                 wait_owns_all(procs[n])
             result = publisher.join()
@@ -118,9 +108,9 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
             for n in names:
                 wait_split(procs[n], twins[n])
             slow, other = procs["billing"], twins["billing"]
-            slow_log = LogCursor(log_path(slow))
-            refused_before = metric(slow, "fanout_commit_failures_total")
-            mine = set(health(slow)["positioned"])
+            slow_log = LogCursor(slow.log_path)
+            refused_before = metric(slow.port, "fanout_commit_failures_total")
+            mine = set(health(slow.port)["positioned"])
             burst = [
                 e
                 for e in generate(3_000, users=50, seed=302)
@@ -133,7 +123,7 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
                 # other takes its partitions and reads the same events, then waits too.
                 wait_owns_all(other, timeout=60)
                 wait_for(
-                    lambda: len(lock_waiters(db, ROLE["billing"])) >= 2,
+                    lambda: len(lock_waiters(db, "billing")) >= 2,
                     timeout=30,
                     what="the new owner to read the stalled batch again",
                 )
@@ -142,7 +132,7 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
             # Back to two members sharing the topic: nobody is stuck.
             for n in names:
                 wait_split(procs[n], twins[n])
-            refused = metric(slow, "fanout_commit_failures_total") - refused_before
+            refused = metric(slow.port, "fanout_commit_failures_total") - refused_before
             lines = slow_log.count(COMMIT_REFUSED)
             print(f"slow instance: {refused:.0f} commits refused (metric), {lines} logged")
             assert refused == lines
@@ -153,8 +143,8 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
                 bootstrap,
                 topic,
                 stream + published,
-                {n: procs[n].env["CONSUMER_GROUP"] for n in names},
+                groups_of(procs),
             )
             # The new owner read the stalled batch again: those duplicates were absorbed.
             assert absorbed["billing"] >= 1
-            assert groups_of(procs) == {n: twins[n].env["CONSUMER_GROUP"] for n in names}
+            assert groups_of(procs) == groups_of(twins)

@@ -6,40 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-
 from infra.kafka.broker import KafkaCluster
 from infra.stack import Stack
-from services.publisher.generator import events as generate
-from shared.broker import admin_client, ensure_events_topic
+from shared.broker import ensure_events_topic, topic_config
 from shared.polling import wait_for
-from tests.db import Db
-from tests.faults.helpers import (
-    PARTITIONS,
-    TrackedPublish,
-    groups_of,
-    partition_isr,
-    partition_leaders,
-    publish_list,
-    reconcile,
-    running,
-    wait_progress,
-)
-from tests.helpers import unique
-
-
-async def topic_config(bootstrap: str, topic: str, key: str) -> str:
-    async with admin_client(bootstrap) as admin:
-        resp = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-    for _code, _msg, _type, _name, entries in resp[0].resources:
-        for entry in entries:
-            if entry[0] == key:
-                return str(entry[1])
-    raise AssertionError(f"{key} not in {topic}'s config")
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, in_sync, leaders, unique
+from tests.support.processes import groups_of, running
+from tests.support.publishing import TrackedPublish, generate, publish_list
+from tests.support.reconcile import reconcile, wait_progress
 
 
 def fully_replicated(bootstrap: str, topic: str) -> bool:
-    isr = asyncio.run(partition_isr(bootstrap, topic))
+    isr = in_sync(bootstrap, topic)
     return len(isr) == PARTITIONS and all(len(replicas) == 3 for replicas in isr.values())
 
 
@@ -67,7 +46,7 @@ def test_leader_killed_mid_stream_loses_nothing_acknowledged(
             p.wait_assigned(PARTITIONS)
         publisher = TrackedPublish(b3, topic, stream, rate=1_500).start()
         publisher.wait_acked(4_000)
-        victim_id = asyncio.run(partition_leaders(b3, topic))[0]
+        victim_id = leaders(b3, topic)[0]
         victim = next(n for n in kafka3.members if n.node_id == victim_id)
         try:
             kafka3.kill_node(victim)
@@ -75,7 +54,7 @@ def test_leader_killed_mid_stream_loses_nothing_acknowledged(
             persisted_at_kill = {n: db.inbox_count(n) for n in procs}
             # A surviving in-sync replica takes over partition 0.
             wait_for(
-                lambda: asyncio.run(partition_leaders(b3, topic))[0] not in (victim_id, -1),
+                lambda: leaders(b3, topic)[0] not in (victim_id, -1),
                 timeout=60,
                 what="a new leader for partition 0",
                 interval=0.5,
