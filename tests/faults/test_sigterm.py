@@ -9,7 +9,7 @@ from infra.stack import Stack
 from tests.support.catalog import HANDLER_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, stable_committed
-from tests.support.processes import LogCursor, groups_of, running
+from tests.support.processes import LogCursor, ServiceProcess, groups_of, running
 from tests.support.publishing import publish_events
 from tests.support.reconcile import reconcile, wait_caught_up
 from tests.support.sessions import (
@@ -45,24 +45,23 @@ def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
                 assert write_xids_waiting_on_lock(db, name) == in_flight[name]
         # Lock released: the batches in flight finish, commit, and only then the processes exit.
         for name, p in procs.items():
-            assert p.wait_exit(timeout=60) == 0, p.log
-            wait_sessions_gone(db, name)
-            assert [xact_status(db, x) for x in in_flight[name]] == ["committed"]
-            persisted = db.persisted_offsets(name)
-            assert db.inbox_count(name) > 3_000, f"{name} abandoned its batch in flight"
-            # Committed at stop == persisted + 1 on every partition: no window at all.
-            assert stable_committed(bootstrap, p.group, topic) == {
-                part: off + 1 for part, off in persisted.items()
-            }
-            assert "did not finish in time" not in logs[name].text()
-
+            check_clean_stop(db, bootstrap, topic, p, in_flight[name], logs[name])
         for p in procs.values():
             p.start()
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            first + second,
-            groups_of(procs),
-            duplicates={name: 0 for name in procs},
-        )
+        reconcile(db, bootstrap, topic, first + second, groups_of(procs), dict.fromkeys(procs, 0))
+
+
+def check_clean_stop(
+    db: Db, bootstrap: str, topic: str, p: ServiceProcess, in_flight: list[str], log: LogCursor
+) -> None:
+    """``p`` exited 0 after committing its batch in flight, and its offsets up to it."""
+    assert p.wait_exit(timeout=60) == 0, p.log
+    wait_sessions_gone(db, p.name)
+    assert [xact_status(db, x) for x in in_flight] == ["committed"]
+    persisted = db.persisted_offsets(p.name)
+    assert db.inbox_count(p.name) > 3_000, f"{p.name} abandoned its batch in flight"
+    # Committed at stop == persisted + 1 on every partition: no window at all.
+    assert stable_committed(bootstrap, p.group, topic) == {
+        part: off + 1 for part, off in persisted.items()
+    }
+    assert "did not finish in time" not in log.text()

@@ -24,14 +24,14 @@ from shared.settings import dlq_topic, redrive_topic
 from tests.badinput import bad
 from tests.support.catalog import SERVICES
 from tests.support.db import Db, check_constraint, counters
-from tests.support.kafka import new_topic, produce, wait_committed_to_end
+from tests.support.kafka import new_topic, produce
 from tests.support.processes import ServiceProcess, groups_of, running_services
 from tests.support.publishing import balances, generate
 from tests.support.reconcile import (
     assert_reconciles,
     run_reconcile,
     wait_caught_up,
-    wait_persisted,
+    wait_reconciled,
 )
 
 
@@ -96,6 +96,14 @@ def test_a_dead_letter_the_broker_refuses_is_sent_in_its_minimal_form(
     assert db.all("SELECT payload FROM billing.dead_letters") == [(hostile,)]
 
 
+def check_dead_alone(db: Db, bootstrap: str, dlq: str, offset: int) -> None:
+    """billing dead-lettered one event, the poison at ``offset``, for the database's refusal."""
+    assert db.dead_reasons("billing") == Counter({"handler_error": 1})
+    [letter] = asyncio.run(read_dead_letters(bootstrap, dlq))
+    assert letter.headers["__connect.errors.exception.class.name"] == "IntegrityError"
+    assert letter.headers["__connect.errors.offset"] == str(offset)
+
+
 def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
     stack: Stack, clean_db: Db
 ) -> None:
@@ -103,30 +111,27 @@ def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
     topic = new_topic(bootstrap, "poison", 1)
     good = [e for e in generate(30, seed=12)]
     poison = next(e for e in good[10:] if e.event_type == "buy")
-    offset = good.index(poison)
     assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in good])) == 30
     dlq, again = dlq_topic(topic, "billing"), redrive_topic(topic, "billing")
 
     def redrive_once() -> int:
         return asyncio.run(redrive(bootstrap, "billing", dlq, again))
 
-    def redriven_letters() -> int:
-        return int(db.one("SELECT count(*) FROM billing.dead_letters WHERE topic = %s", again))
-
     # A write the database refuses for this one event: billing's handler cannot apply it.
     with running_services(stack, topic, ("billing", "analytics")) as procs:
+        billing = procs["billing"]
         with check_constraint(db, "billing.ledger", f"event_id <> '{poison.event_id}'"):
-            wait_persisted(db, "billing", 29, proc=procs["billing"])
+            wait_reconciled(db, bootstrap, topic, "billing", billing.group, 29, proc=billing)
             wait_caught_up(db, bootstrap, topic, {"analytics": procs["analytics"]}, 30)
-            wait_committed_to_end(bootstrap, procs["billing"].group, topic)
-            assert db.dead_reasons("billing") == Counter({"handler_error": 1})
-            [letter] = asyncio.run(read_dead_letters(bootstrap, dlq))
-            assert letter.headers["__connect.errors.exception.class.name"] == "IntegrityError"
-            assert letter.headers["__connect.errors.offset"] == str(offset)
+            check_dead_alone(db, bootstrap, dlq, good.index(poison))
             reconciled(stack, topic, procs)
             # Redriven while the cause remains: dead again, on the redrive topic this time.
             assert redrive_once() == 1
-            wait_for(lambda: redriven_letters() == 1, timeout=60, what="the poison dead again")
+            wait_for(
+                lambda: db.count("billing.dead_letters", f"topic = '{again}'") == 1,
+                timeout=60,
+                what="the poison dead again",
+            )
         # The cause fixed: a second redrive takes only the new letter, and it applies.
         wait_for(
             lambda: len(asyncio.run(read_dead_letters(bootstrap, dlq))) == 2,
@@ -134,8 +139,7 @@ def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
             what="a second letter",
         )
         assert redrive_once() == 1
-        wait_persisted(db, "billing", 30, proc=procs["billing"])
-        wait_committed_to_end(bootstrap, procs["billing"].group, again)
+        wait_reconciled(db, bootstrap, again, "billing", billing.group, 30, proc=billing)
         reconciled(stack, topic, procs)
     assert db.balances() == balances(good)
     assert db.inbox_count("analytics") == 30  # other groups never saw the redriven event

@@ -48,11 +48,10 @@ async def produce_compressed(bootstrap: str, topic: str, value: bytes) -> None:
         await producer.stop()
 
 
-def test_hostile_input_never_stalls_a_partition_or_the_read_side(
-    stack: Stack, clean_db: Db
-) -> None:
-    db, bootstrap = clean_db, stack.bootstrap
-    topic = new_topic(bootstrap, "hostile", 1)  # one partition: bad events sit between good
+def publish_hostile_stream(bootstrap: str, topic: str) -> tuple[Counter[str], int]:
+    """40 valid events with every bad value of the corpus between them, a conflicting
+    duplicate, a copy and a compressed oversize value; returns the reasons expected and how
+    many records were published."""
     good = [e.to_json() for e in generate(40, seed=21)]
     first = orjson.loads(good[5])
     conflicting = orjson.dumps({**first, "amount": "99.99", "event_type": "buy"})
@@ -67,7 +66,15 @@ def test_hostile_input_never_stalls_a_partition_or_the_read_side(
     expected = Counter(
         [*BAD_VALUES, *(r for r, _ in HOSTILE.values()), "conflicting_duplicate", "oversize"]
     )
-    published = len(values) + 1
+    return expected, len(values) + 1
+
+
+def test_hostile_input_never_stalls_a_partition_or_the_read_side(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "hostile", 1)  # one partition: bad events sit between good
+    expected, published = publish_hostile_stream(bootstrap, topic)
 
     with running_services(stack, topic) as procs:
         wait_caught_up(db, bootstrap, topic, procs, 40)
@@ -81,25 +88,29 @@ def test_hostile_input_never_stalls_a_partition_or_the_read_side(
     assert len(shown) == 1 and "\\x1b[2J\\x1b[31m[/x][bold]\\x07 not json" in shown[0], shown
     assert "\x1b" not in listing.stdout and "\x07" not in listing.stdout
     for name in SERVICES:
-        rows = db.all(
-            f"SELECT reason, error, length(payload), payload_size FROM {name}.dead_letters"
-        )
-        assert Counter(r[0] for r in rows) == expected
-        assert all("\x00" not in error and len(error) < 1100 for _, error, _, _ in rows)
-        oversize = {len(BAD_VALUES["oversize"] or b""), len(COMPRESSIBLE)}
-        assert {size for _, _, length, size in rows if length != size} == oversize
-        assert max(length or 0 for _, _, length, _ in rows) == MAX_VALUE_BYTES
         sums = db.progress_sums(name)
         assert sums == counters(40, duplicates=1, copies=1, invalid=sum(expected.values()))
         assert sums["processed"] + sums["copies"] + sums["invalid"] == published
-        letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
-        assert Counter(d.reason for d in letters) == expected
-        truncated = [d for d in letters if d.headers.get("fanout.payload.truncated")]
-        assert {int(d.headers["fanout.payload.size"]) for d in truncated} == oversize
-        [big] = [d for d in truncated if d.value and d.value.startswith(COMPRESSIBLE[:20])]
-        assert big.headers["fanout.payload.size"] == str(len(COMPRESSIBLE))
-        assert big.value is not None and len(big.value) == MAX_VALUE_BYTES
-        assert big.headers["fanout.payload.sha256"] == hashlib.sha256(COMPRESSIBLE).hexdigest()
+        check_dead_letters(db, bootstrap, topic, name, expected)
+
+
+def check_dead_letters(db: Db, bootstrap: str, topic: str, name: str, expected: Counter) -> None:
+    """Each bad value dead-lettered once with its reason, escaped and bounded, in the table
+    and on the topic; the oversize ones cut to the bound, with their whole size and hash."""
+    rows = db.all(f"SELECT reason, error, length(payload), payload_size FROM {name}.dead_letters")
+    assert Counter(r[0] for r in rows) == expected
+    assert all("\x00" not in error and len(error) < 1100 for _, error, _, _ in rows)
+    oversize = {len(BAD_VALUES["oversize"] or b""), len(COMPRESSIBLE)}
+    assert {size for _, _, length, size in rows if length != size} == oversize
+    assert max(length or 0 for _, _, length, _ in rows) == MAX_VALUE_BYTES
+    letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
+    assert Counter(d.reason for d in letters) == expected
+    truncated = [d for d in letters if d.headers.get("fanout.payload.truncated")]
+    assert {int(d.headers["fanout.payload.size"]) for d in truncated} == oversize
+    [big] = [d for d in truncated if d.value and d.value.startswith(COMPRESSIBLE[:20])]
+    assert big.headers["fanout.payload.size"] == str(len(COMPRESSIBLE))
+    assert big.value is not None and len(big.value) == MAX_VALUE_BYTES
+    assert big.headers["fanout.payload.sha256"] == hashlib.sha256(COMPRESSIBLE).hexdigest()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

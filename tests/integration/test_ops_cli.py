@@ -178,31 +178,29 @@ def test_reset_offsets_dry_run_then_execute_to_earliest_latest_and_datetime(
     start = {0: 1, 1: 2, 2: 3}
     asyncio.run(commit(bootstrap, group, topic, start))
 
-    def now_committed() -> dict[int, int]:
-        return committed(bootstrap, group, topic)
-
     dry = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-earliest")
     assert dry.exit_code == 0, dry.output
     assert table_rows(dry.stdout) == [[str(p), str(start[p]), "0"] for p in start]
     assert "dry run" in dry.stdout
-    assert now_committed() == start
+    assert committed(bootstrap, group, topic) == start
 
     def execute(*target: str) -> None:
         result = cli(bootstrap, "reset-offsets", group, "--topic", topic, *target, "--execute")
         assert result.exit_code == 0, result.output
 
     execute("--to-earliest")
-    assert now_committed() == {0: 0, 1: 0, 2: 0}
+    assert committed(bootstrap, group, topic) == {0: 0, 1: 0, 2: 0}
 
     execute("--to-latest")
-    assert now_committed() == log_end
+    assert committed(bootstrap, group, topic) == log_end
 
     cutoff = (now - timedelta(minutes=15)).isoformat()
     execute("--to-datetime", cutoff)
-    assert now_committed() == before  # the first "new" event of each partition (1: none, log end)
+    # The first "new" event of each partition (1: none, the log end).
+    assert committed(bootstrap, group, topic) == before
 
     execute("--to-datetime", (now + timedelta(hours=1)).isoformat())
-    assert now_committed() == log_end
+    assert committed(bootstrap, group, topic) == log_end
 
 
 def test_reset_offsets_refuses_while_the_group_has_members(bootstrap: str) -> None:

@@ -112,9 +112,13 @@ class BackgroundPublish(_InThread):
         wait_for(probe, timeout=timeout, what=f"{n} events sent", interval=0.05)
 
     def join(self, timeout: float = 180) -> PublishResult:
+        """Waits for the end: every event sent must have been acknowledged (acks=all and
+        idempotence retry through a broker's outage)."""
         self._join(timeout)
-        assert self.result is not None
-        return self.result
+        result = self.result
+        assert result is not None
+        assert (result.acknowledged, result.failed) == (len(self.batch), 0), result
+        return result
 
 
 @dataclass
