@@ -25,11 +25,11 @@ def _wait_inbox(
     timeout: float,
     interval: float,
 ) -> int:
-    def probe() -> int:
+    def probe() -> list[int]:  # [count] once enough: truthy even when the count is 0
         if proc is not None:
             proc.check_alive()
         n = db.inbox_count(name)
-        return n if enough(n) else 0
+        return [n] if enough(n) else []
 
     return wait_for(
         probe,
@@ -37,7 +37,7 @@ def _wait_inbox(
         what=f"{name} to persist {what}",
         interval=interval,
         detail=lambda: f"{name} has {db.inbox_count(name)}" + (f"\n{proc.log}" if proc else ""),
-    )
+    )[0]
 
 
 def wait_persisted(
