@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from shared.events import Event
 from tests.support.batches import Item, apply, deliveries, delivery, progress, rejected
 from tests.support.db import Db
-from tests.support.publishing import generate
+from tests.support.publishing import altered, generate
 
 SERVICE = "analytics"
 START = datetime(2020, 6, 12, 21, 12, tzinfo=UTC)
@@ -26,7 +26,7 @@ def timed(n: int, seed: int) -> tuple[list[Event], Counter[Key]]:
     for e in generate(n, seed=seed):
         minute = START + timedelta(minutes=rng.randrange(4))
         offset = timedelta(seconds=rng.randrange(60), microseconds=rng.randrange(1_000_000))
-        events.append(e.model_copy(update={"event_datetime": minute + offset}))
+        events.append(altered(e, event_datetime=minute + offset))
         truth[(minute, e.event_type)] += 1
     return events, truth
 
@@ -52,7 +52,7 @@ def test_absorbed_and_dead_lettered_events_are_not_counted(clean_db: Db) -> None
     db = clean_db
     events, truth = timed(10, seed=83)
     apply(db.url, SERVICE, deliveries(events))
-    relabelled = events[0].model_copy(update={"event_type": "idle_5"})  # same id: a conflict
+    relabelled = altered(events[0], event_type="idle_5")  # same id: a conflict
     items: list[Item] = [
         delivery(events[1], 10),  # a copy
         delivery(relabelled, 11),

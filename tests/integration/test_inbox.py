@@ -29,7 +29,7 @@ from tests.support.batches import (
 )
 from tests.support.catalog import SERVICES
 from tests.support.db import Db, check_constraint
-from tests.support.publishing import generate
+from tests.support.publishing import altered, generate
 
 SERVICE = "analytics"  # the inbox is the same in every schema; analytics' handler is the least
 
@@ -106,7 +106,7 @@ def test_same_id_other_bytes_is_a_conflicting_duplicate_and_the_first_write_stan
     first = delivery(e[0], 0)
     apply(db.url, SERVICE, [first, delivery(e[1], 1)])
     counts = db.snapshot(SERVICE)["type_minute_counts"]
-    changed = e[0].model_copy(update={"event_type": "sell", "amount": Decimal("99.99")})
+    changed = altered(e[0], event_type="sell", amount=Decimal("99.99"))
     # The same event, reformatted: equal as JSON, other bytes. Identity is the bytes.
     spaced = orjson.dumps(orjson.loads(first.raw), option=orjson.OPT_INDENT_2)
     done = apply(db.url, SERVICE, [delivery(changed, 2), delivery(e[0], 3, raw=spaced)])
@@ -132,7 +132,7 @@ def test_the_same_id_twice_in_one_batch(clean_db: Db) -> None:
     absorbed (a copy: its offset was never persisted), other bytes are a conflict."""
     db = clean_db
     e = list(generate(2, seed=75))
-    other = e[1].model_copy(update={"user_id": "someone-else"})
+    other = altered(e[1], user_id="someone-else")
     items = [delivery(e[0], 0), delivery(e[0], 1), delivery(e[1], 2), delivery(other, 3)]
     done = apply(db.url, SERVICE, items)
     assert positions(done.new) == [(0, 0), (0, 2)]

@@ -11,12 +11,19 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Self
+from typing import Any, Self
+
+import msgspec
 
 from services.publisher.generator import events as generate
 from services.publisher.producer import PublishResult, make_producer, publish
 from shared.events import Event
 from shared.polling import GiveUp, wait_for
+
+
+def altered(event: Event, **fields: Any) -> Event:
+    """``event`` with some fields replaced (the same event id, unless replaced too)."""
+    return msgspec.structs.replace(event, **fields)
 
 
 async def _publish(
