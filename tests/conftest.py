@@ -15,7 +15,7 @@ import pytest
 from infra.init import migrate
 from infra.settings import suite_settings
 from infra.stack import Stack
-from tests.db import Db
+from tests.support.db import Db
 
 
 @pytest.fixture(scope="session")

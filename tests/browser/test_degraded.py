@@ -10,10 +10,11 @@ from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
 from tests.browser.helpers import SHOWN_WITHIN_MS, n, off_loop, shows
-from tests.db import Db
-from tests.helpers import new_topic
-from tests.pipeline import publish_events, wait_persisted
-from tests.services import running_services
+from tests.support.db import Db
+from tests.support.kafka import new_topic
+from tests.support.processes import running_services
+from tests.support.publishing import publish_events
+from tests.support.reconcile import wait_persisted
 
 pytestmark = pytest.mark.browser
 EVENTS = 500

@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-import msgspec
 import pytest
 from playwright.sync_api import Page, expect
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
 from tests.browser.helpers import cell, off_loop, shows
-from tests.db import Db
-from tests.helpers import new_topic, produce
-from tests.pipeline import wait_persisted
-from tests.services import running_services
+from tests.support.db import Db
+from tests.support.kafka import new_topic, produce
+from tests.support.processes import running_services
+from tests.support.publishing import altered, generate
+from tests.support.reconcile import wait_persisted
 
 pytestmark = pytest.mark.browser
 HOSTILE_USER = "<img src=x onerror=document.title=1>[/x]{{user}}"
@@ -26,7 +25,7 @@ def test_markup_in_an_event_is_shown_as_text(stack: Stack, clean_db: Db, page: P
     db, bootstrap = clean_db, stack.bootstrap
     topic = off_loop(new_topic, bootstrap, "render", 1)
     buys = [
-        msgspec.structs.replace(e, user_id=HOSTILE_USER, event_type="buy", amount=Decimal(1))
+        altered(e, user_id=HOSTILE_USER, event_type="buy", amount=Decimal(1))
         for e in generate(3, seed=61)
     ]
     values = [e.to_json() for e in buys]

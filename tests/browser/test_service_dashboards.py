@@ -3,22 +3,21 @@ and keeps updating without a reload."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from infra.stack import Stack
-from shared.broker import committed_offsets, log_end_offsets
 from tests.browser.helpers import cell, in_background, money, n, off_loop, shows
-from tests.db import Db
-from tests.helpers import new_topic
-from tests.pipeline import balances, publish_events, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, ServiceProcess, running_services
+from tests.support.catalog import SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, committed, ends, new_topic
+from tests.support.processes import ServiceProcess, running_services
+from tests.support.publishing import balances, publish_events
+from tests.support.reconcile import wait_caught_up
 
 pytestmark = pytest.mark.browser
-PARTITIONS = 6
 FIRST, SECOND = 3_000, 1_000
 
 
@@ -30,12 +29,6 @@ def open_dashboard(browser: Browser, proc: ServiceProcess, errors: list[str]) ->
     return page
 
 
-def settle(stack: Stack, db: Db, procs: dict[str, ServiceProcess], topic: str, total: int) -> None:
-    for name, p in procs.items():
-        wait_persisted(db, name, total, proc=p)
-        off_loop(wait_committed_to_end, stack.bootstrap, p.env["CONSUMER_GROUP"], topic)
-
-
 def check_common(page: Page, db: Db, name: str, group: str, bootstrap: str, topic: str) -> None:
     sums = db.progress_sums(name)
     shows(page.locator("#processed"), n(sums["processed"]))
@@ -43,14 +36,12 @@ def check_common(page: Page, db: Db, name: str, group: str, bootstrap: str, topi
     shows(page.locator("#invalid"), n(sums["invalid"]))
     shows(page.locator("#lag"), "0")
     shows(page.locator("#window"), "0")
-    ends = off_loop(asyncio.run, log_end_offsets(bootstrap, topic))
-    committed = off_loop(asyncio.run, committed_offsets(bootstrap, group, topic))
-    persisted = dict(
-        db.all(f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic)
-    )
-    for p, end in ends.items():
+    log_end = off_loop(ends, bootstrap, topic)
+    done = off_loop(committed, bootstrap, group, topic)
+    persisted = db.persisted_offsets(name, topic)
+    for p, end in log_end.items():
         shows(cell(page, "partitions", p, "log_end"), n(end))
-        shows(cell(page, "partitions", p, "committed"), n(committed[p]))
+        shows(cell(page, "partitions", p, "committed"), n(done[p]))
         shows(cell(page, "partitions", p, "persisted_offset"), n(persisted[p]))
         shows(cell(page, "partitions", p, "lag"), "0")
     expect(page.locator("#db-status")).to_have_text("database up")
@@ -116,15 +107,15 @@ def test_service_dashboards_show_the_database_numbers_live(
         errors: list[str] = []
         pages = {name: open_dashboard(browser, p, errors) for name, p in procs.items()}
         first = flowing.result()
-        settle(stack, db, procs, topic, FIRST)
+        off_loop(wait_caught_up, db, bootstrap, topic, procs, FIRST)
         for page in pages.values():
             shows(page.locator("#processed"), n(FIRST))
 
         # More events, no reload: the same pages move to the new totals.
         second = off_loop(publish_events, bootstrap, topic, SECOND, seed=32)
-        settle(stack, db, procs, topic, FIRST + SECOND)
+        off_loop(wait_caught_up, db, bootstrap, topic, procs, FIRST + SECOND)
         for name, page in pages.items():
-            check_common(page, db, name, procs[name].env["CONSUMER_GROUP"], bootstrap, topic)
+            check_common(page, db, name, procs[name].group, bootstrap, topic)
             assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         shows(pages["analytics"].locator("#throughput-total"), n(FIRST + SECOND))
         check_analytics(pages["analytics"], db)

@@ -16,7 +16,7 @@ import pytest
 
 from infra.kafka.broker import KafkaCluster
 from infra.stack import Stack
-from tests.faults.helpers import free_port_block
+from tests.support.processes import free_port_block
 
 
 @pytest.fixture(autouse=True)

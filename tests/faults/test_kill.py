@@ -5,36 +5,26 @@ equal to the events the crash left persisted-but-uncommitted (its window)."""
 
 from __future__ import annotations
 
-import json
 import random
-import urllib.request
 from contextlib import ExitStack
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
-from shared.consumer import CRASH_EXIT_CODE
-from tests.db import Db
-from tests.faults.helpers import (
-    HANDLER_TABLE,
-    PARTITIONS,
-    BackgroundPublish,
-    TableLock,
+from tests.support.catalog import HANDLER_TABLE, SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic
+from tests.support.processes import ServiceProcess, groups_of, running
+from tests.support.publishing import BackgroundPublish, generate, publish_events
+from tests.support.reconcile import reconcile, wait_caught_up, wait_progress
+from tests.support.sessions import TableLock, wait_open_tx, xact_status
+from tests.support.web import arm_crash
+from tests.support.windows import (
     Window,
     crash_window,
     freeze_in_window,
-    groups_of,
-    reconcile,
-    running,
-    sigkill,
-    wait_open_tx,
-    wait_progress,
     wait_stalled,
     wait_window_read,
-    xact_status,
+    window_sizes,
 )
-from tests.helpers import new_topic
-from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, ServiceProcess
 
 
 def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db) -> None:
@@ -46,15 +36,13 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
     first = publish_events(bootstrap, topic, 3_000, seed=101)
 
     with running(stack, topic, BATCH_MAX="1000") as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 3_000, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        wait_caught_up(db, bootstrap, topic, procs, 3_000)
         stuck: dict[str, list[str]] = {}
         with TableLock(db, *HANDLER_TABLE.values()):
             second = publish_events(bootstrap, topic, 4_000, seed=102)
             for name, p in procs.items():
                 stuck[name] = wait_stalled(db, p)
-                sigkill(p)
+                p.kill()
         windows: dict[str, Window] = {}
         for name, p in procs.items():
             windows[name] = crash_window(db, bootstrap, p, topic)
@@ -68,13 +56,42 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
         for p in procs.values():
             p.start()
         reconcile(
-            db,
-            bootstrap,
-            topic,
-            first + second,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
+            db, bootstrap, topic, first + second, groups_of(procs), duplicates=window_sizes(windows)
         )
+
+
+def kill_plan(seed: int) -> list[tuple[str, int]]:
+    """Each service killed twice, in a seeded order, each kill after N more events."""
+    rng = random.Random(seed)
+    schedule = [name for name in SERVICES for _ in range(2)]
+    rng.shuffle(schedule)
+    plan = [(name, rng.randint(300, 5_000)) for name in schedule]
+    print(f"seed {seed}; schedule (service, kill after N more events): {plan}")
+    return plan
+
+
+def kill_after(
+    db: Db,
+    bootstrap: str,
+    topic: str,
+    p: ServiceProcess,
+    more: int,
+    total: int,
+    windows: list[Window],
+) -> str:
+    """SIGKILL ``p`` once it persisted ``more`` events (a batch transaction open, if one
+    shows within 3 s), record its crash window, restart it; returns what the kill hit."""
+    if windows:  # its last window is read again: a clean slate for counting
+        wait_window_read(db, bootstrap, topic, p, windows[-1])
+    wait_progress(db, p, min(total, db.inbox_count(p.name) + more), timeout=120)
+    xids = wait_open_tx(db, p.name, timeout=3)  # none: the kill lands between batches
+    p.kill()
+    w = crash_window(db, bootstrap, p, topic)
+    windows.append(w)
+    status = [xact_status(db, x) for x in xids]
+    hit = f"{p.name}@{db.inbox_count(p.name)}: tx {status or 'none'}, window {w.size}"
+    p.start()
+    return hit
 
 
 def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -> None:
@@ -84,17 +101,12 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
     A service is killed again only after it has read its previous crash window again, so the
     duplicates expected are exactly the sum of its windows."""
     db, bootstrap = clean_db, stack.bootstrap
-    seed = 424_242
-    rng = random.Random(seed)
+    plan = kill_plan(424_242)
     topic = new_topic(bootstrap, "kill-random", PARTITIONS)
     backlog = publish_events(bootstrap, topic, 10_000, seed=103)
     stream = list(generate(30_000, users=50, seed=107))
     total = len(backlog) + len(stream)
     sizes = {"analytics": "5000", "billing": "2000", "audit": "20"}
-    schedule = [name for name in SERVICES for _ in range(2)]
-    rng.shuffle(schedule)
-    plan = [(name, rng.randint(300, 5_000)) for name in schedule]
-    print(f"seed {seed}; schedule (service, kill after N more events): {plan}")
 
     with ExitStack() as es:
         procs: dict[str, ServiceProcess] = {}
@@ -102,30 +114,13 @@ def test_sigkill_at_random_moments_while_consuming(stack: Stack, clean_db: Db) -
             procs |= es.enter_context(running(stack, topic, (name,), BATCH_MAX=sizes[name]))
         publisher = BackgroundPublish(bootstrap, topic, stream, rate=2_000).start()
         windows: dict[str, list[Window]] = {n: [] for n in SERVICES}
-        hits: list[str] = []
-        for name, more in plan:
-            p = procs[name]
-            if windows[name]:  # its last window is read again: a clean slate for counting
-                wait_window_read(db, bootstrap, topic, p, windows[name][-1])
-            wait_progress(db, p, min(total, db.inbox_count(name) + more), timeout=120)
-            xids = wait_open_tx(db, name, timeout=3)  # none: the kill lands between batches
-            sigkill(p)
-            w = crash_window(db, bootstrap, p, topic)
-            windows[name].append(w)
-            status = [xact_status(db, x) for x in xids]
-            hits.append(f"{name}@{db.inbox_count(name)}: tx {status or 'none'}, window {w.size}")
-            p.start()
+        hits = [
+            kill_after(db, bootstrap, topic, procs[name], more, total, windows[name])
+            for name, more in plan
+        ]
         print("kills:", hits)
-        result = publisher.join()
-        assert (result.acknowledged, result.failed) == (len(stream), 0)
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            backlog + stream,
-            groups_of(procs),
-            duplicates={n: sum(w.size for w in ws) for n, ws in windows.items()},
-        )
+        publisher.join()  # every event acknowledged
+        reconcile(db, bootstrap, topic, backlog + stream, groups_of(procs), window_sizes(windows))
 
 
 def test_crash_switch_between_db_commit_and_offset_commit(stack: Stack, clean_db: Db) -> None:
@@ -139,20 +134,13 @@ def test_crash_switch_between_db_commit_and_offset_commit(stack: Stack, clean_db
     with running(stack, topic, CRASH_AFTER_BATCH="3", BATCH_MAX="300") as procs:
         windows = {}
         for name, p in procs.items():
-            assert p.wait_exit() == CRASH_EXIT_CODE
+            p.wait_crashed()
             windows[name] = crash_window(db, bootstrap, p, topic)
             assert windows[name].size > 0, f"{name}'s crash left no window"
         for p in procs.values():
             p.start(CRASH_AFTER_BATCH=None)
         print({n: w.size for n, w in windows.items()})
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            batch,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
-        )
+        reconcile(db, bootstrap, topic, batch, groups_of(procs), duplicates=window_sizes(windows))
 
 
 def test_crash_endpoint_arms_the_switch_mid_stream(stack: Stack, clean_db: Db) -> None:
@@ -165,10 +153,8 @@ def test_crash_endpoint_arms_the_switch_mid_stream(stack: Stack, clean_db: Db) -
     with running(stack, topic, ("audit",), BATCH_MAX="200") as procs:
         audit = procs["audit"]
         wait_progress(db, audit, 400)
-        req = urllib.request.Request(f"http://127.0.0.1:{audit.port}/crash", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert json.loads(r.read()) == {"armed": True}
-        assert audit.wait_exit() == CRASH_EXIT_CODE
+        assert arm_crash(audit.port) == b'{"armed":true}'
+        audit.wait_crashed()
         window = crash_window(db, bootstrap, audit, topic)
         assert 0 < window.size <= 200
         audit.start()
@@ -193,16 +179,9 @@ def test_sigkill_between_db_commit_and_offset_commit(stack: Stack, clean_db: Db)
             caught = freeze_in_window(db, bootstrap, topic, p, timeout=60)
             assert caught is not None, f"{name} was never frozen inside its window"
             seen, attempts = caught
-            sigkill(p)  # SIGKILL ends a stopped process too
+            p.kill()  # SIGKILL ends a stopped process too
             windows[name] = crash_window(db, bootstrap, p, topic)
             assert windows[name] == seen, "the window moved while the process was frozen"
             print(f"{name}: killed inside a window of {seen.size} after {attempts} freezes")
             p.start()
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            batch,
-            groups_of(procs),
-            duplicates={n: w.size for n, w in windows.items()},
-        )
+        reconcile(db, bootstrap, topic, batch, groups_of(procs), duplicates=window_sizes(windows))

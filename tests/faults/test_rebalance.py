@@ -7,34 +7,25 @@ instance's refused offset commit is harmless."""
 from __future__ import annotations
 
 from infra.stack import Stack
-from services.publisher.generator import events as generate
+from shared.events import Event
 from shared.polling import wait_for
-from tests.db import Db
-from tests.faults.helpers import (
-    COMMIT_REFUSED,
-    HANDLER_TABLE,
-    PARTITIONS,
-    ROLE,
-    BackgroundPublish,
+from tests.support.catalog import HANDLER_TABLE
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic, partition_of
+from tests.support.processes import (
     LogCursor,
-    TableLock,
-    alive_and,
+    ServiceProcess,
     groups_of,
-    health,
-    lock_waiters,
-    log_path,
-    metric,
-    partition_of,
-    publish_list,
-    reconcile,
     running,
-    sigkill,
     stopped_at_exit,
-    twin,
-    wait_stalled,
 )
-from tests.helpers import new_topic
-from tests.services import ServiceProcess
+from tests.support.publishing import BackgroundPublish, generate, publish_list
+from tests.support.reconcile import reconcile
+from tests.support.sessions import TableLock, lock_waiters
+from tests.support.web import health, metric
+from tests.support.windows import wait_stalled
+
+COMMIT_REFUSED = "offset commit refused after rebalance"
 
 POLL_INTERVAL_MS = 3_000
 ALL = list(range(PARTITIONS))
@@ -48,7 +39,7 @@ def wait_split(
     def split() -> tuple[list[int], list[int]] | None:
         a.check_alive()
         b.check_alive()
-        pa, pb = health(a)["positioned"], health(b)["positioned"]
+        pa, pb = health(a.port)["positioned"], health(b.port)["positioned"]
         return (pa, pb) if pa and pb and sorted(pa + pb) == ALL else None
 
     found = wait_for(
@@ -64,7 +55,7 @@ def wait_split(
 
 def wait_owns_all(p: ServiceProcess, timeout: float = 60) -> None:
     wait_for(
-        alive_and(p, lambda: health(p)["positioned"] == ALL),
+        p.alive_and(lambda: health(p.port)["positioned"] == ALL),
         timeout=timeout,
         what=f"{p.name} ({p.port}) to own every partition",
         interval=0.2,
@@ -72,89 +63,96 @@ def wait_owns_all(p: ServiceProcess, timeout: float = 60) -> None:
     )
 
 
+def join(procs: dict[str, ServiceProcess], twins: dict[str, ServiceProcess]) -> None:
+    """Each second instance joins: the partitions are split between the two."""
+    for t in twins.values():
+        t.start()
+    for n, p in procs.items():
+        wait_split(p, twins[n])
+
+
+def join_leave_rejoin_and_die(
+    procs: dict[str, ServiceProcess], twins: dict[str, ServiceProcess], publisher: BackgroundPublish
+) -> None:
+    # 1. A second instance joins mid-stream: the partitions are split between them.
+    join(procs, twins)
+    # 2. It leaves cleanly: the first instance owns everything again.
+    for t in twins.values():
+        assert t.stop() == 0, t.log
+    for p in procs.values():
+        wait_owns_all(p)
+    # 3. It joins again and is SIGKILLed: its partitions come back after the session
+    #    timeout, from the offsets it last committed.
+    join(procs, twins)
+    publisher.wait_sent(8_000)
+    for t in twins.values():
+        t.kill()
+    for p in procs.values():
+        wait_owns_all(p)
+
+
+def outlast_the_poll_interval(
+    db: Db, bootstrap: str, topic: str, slow: ServiceProcess, other: ServiceProcess
+) -> list[Event]:
+    """A batch of ``slow``'s, held inside its transaction by a table lock, outlasts the poll
+    interval: the group hands its partitions to ``other``, which reads the same events again.
+    Returns the events published for it."""
+    mine = set(health(slow.port)["positioned"])
+    burst = [
+        e
+        for e in generate(3_000, users=50, seed=302)
+        if partition_of(e.user_id or "", PARTITIONS) in mine
+    ][:300]
+    with TableLock(db, HANDLER_TABLE["billing"], HANDLER_TABLE["audit"]) as lock:
+        published = publish_list(bootstrap, topic, burst)
+        wait_stalled(db, slow, timeout=30)
+        # The stalled instance misses its poll interval and leaves the group; the
+        # other takes its partitions and reads the same events, then waits too.
+        wait_owns_all(other, timeout=60)
+        wait_for(
+            lambda: len(lock_waiters(db, "billing")) >= 2,
+            timeout=30,
+            what="the new owner to read the stalled batch again",
+        )
+        held = lock.held
+    print(f"lock held {held:.1f}s (poll interval {POLL_INTERVAL_MS / 1000:.0f}s)")
+    return published
+
+
 def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_poll_interval(
     stack: Stack, clean_db: Db
 ) -> None:
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "rebalance", PARTITIONS)
-    names = ("billing", "audit")
     stream = list(generate(16_000, users=50, seed=301))
     env = {"MAX_POLL_INTERVAL_MS": str(POLL_INTERVAL_MS), "BATCH_MAX": "500"}
 
-    with running(stack, topic, names, **env) as procs:
-        twins = {n: twin(procs[n]) for n in names}
+    with running(stack, topic, ("billing", "audit"), **env) as procs:
+        twins = {n: p.twin() for n, p in procs.items()}
         with stopped_at_exit(*twins.values()):
             for p in procs.values():
                 p.wait_assigned(PARTITIONS)
             publisher = BackgroundPublish(bootstrap, topic, stream, rate=2_000).start()
             publisher.wait_sent(2_000)
-            # 1. A second instance joins mid-stream: the partitions are split between them.
-            for t in twins.values():
-                t.start()
-            for n in names:
-                wait_split(procs[n], twins[n])
-            # 2. It leaves cleanly: the first instance owns everything again.
-            for t in twins.values():
-                assert t.stop() == 0, t.log
-            for n in names:
-                wait_owns_all(procs[n])
-            # 3. It joins again and is SIGKILLed: its partitions come back after the session
-            #    timeout, from the offsets it last committed.
-            for t in twins.values():
-                t.start()
-            for n in names:
-                wait_split(procs[n], twins[n])
-            publisher.wait_sent(8_000)
-            for t in twins.values():
-                sigkill(t)
-            for n in names:
-                wait_owns_all(procs[n])
-            result = publisher.join()
-            assert (result.acknowledged, result.failed) == (len(stream), 0)
+            join_leave_rejoin_and_die(procs, twins, publisher)
+            publisher.join()  # every event acknowledged
 
             # 4. A batch slower than the poll interval, in billing's first instance.
-            for t in twins.values():
-                t.start()
-            for n in names:
-                wait_split(procs[n], twins[n])
-            slow, other = procs["billing"], twins["billing"]
-            slow_log = LogCursor(log_path(slow))
-            refused_before = metric(slow, "fanout_commit_failures_total")
-            mine = set(health(slow)["positioned"])
-            burst = [
-                e
-                for e in generate(3_000, users=50, seed=302)
-                if partition_of(e.user_id or "", PARTITIONS) in mine
-            ][:300]
-            with TableLock(db, HANDLER_TABLE["billing"], HANDLER_TABLE["audit"]) as lock:
-                published = publish_list(bootstrap, topic, burst)
-                wait_stalled(db, slow, timeout=30)
-                # The stalled instance misses its poll interval and leaves the group; the
-                # other takes its partitions and reads the same events, then waits too.
-                wait_owns_all(other, timeout=60)
-                wait_for(
-                    lambda: len(lock_waiters(db, ROLE["billing"])) >= 2,
-                    timeout=30,
-                    what="the new owner to read the stalled batch again",
-                )
-                held = lock.held
-            print(f"lock held {held:.1f}s (poll interval {POLL_INTERVAL_MS / 1000:.0f}s)")
+            join(procs, twins)
+            slow = procs["billing"]
+            slow_log = LogCursor(slow.log_path)
+            refused_before = metric(slow.port, "fanout_commit_failures_total")
+            published = outlast_the_poll_interval(db, bootstrap, topic, slow, twins["billing"])
             # Back to two members sharing the topic: nobody is stuck.
-            for n in names:
-                wait_split(procs[n], twins[n])
-            refused = metric(slow, "fanout_commit_failures_total") - refused_before
+            for n, p in procs.items():
+                wait_split(p, twins[n])
+            refused = metric(slow.port, "fanout_commit_failures_total") - refused_before
             lines = slow_log.count(COMMIT_REFUSED)
             print(f"slow instance: {refused:.0f} commits refused (metric), {lines} logged")
             assert refused == lines
             assert refused >= 1, "the slow instance's stale offset commit was not refused"
 
-            absorbed = reconcile(
-                db,
-                bootstrap,
-                topic,
-                stream + published,
-                {n: procs[n].env["CONSUMER_GROUP"] for n in names},
-            )
+            absorbed = reconcile(db, bootstrap, topic, stream + published, groups_of(procs))
             # The new owner read the stalled batch again: those duplicates were absorbed.
             assert absorbed["billing"] >= 1
-            assert groups_of(procs) == {n: twins[n].env["CONSUMER_GROUP"] for n in names}
+            assert groups_of(procs) == groups_of(twins)

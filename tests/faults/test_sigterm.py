@@ -6,25 +6,19 @@ from __future__ import annotations
 import signal
 
 from infra.stack import Stack
-from tests.db import Db
-from tests.faults.helpers import (
-    HANDLER_TABLE,
-    PARTITIONS,
-    ROLE,
-    LogCursor,
+from tests.support.catalog import HANDLER_TABLE
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, new_topic, stable_committed
+from tests.support.processes import LogCursor, ServiceProcess, groups_of, running
+from tests.support.publishing import publish_events
+from tests.support.reconcile import reconcile, wait_caught_up
+from tests.support.sessions import (
     TableLock,
-    groups_of,
-    log_path,
-    reconcile,
-    running,
-    stable_committed,
     wait_sessions_gone,
-    wait_stalled,
     write_xids_waiting_on_lock,
     xact_status,
 )
-from tests.helpers import new_topic
-from tests.pipeline import publish_events, wait_committed_to_end, wait_persisted
+from tests.support.windows import wait_stalled
 
 
 def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
@@ -35,10 +29,8 @@ def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
     first = publish_events(bootstrap, topic, 3_000, seed=201)
 
     with running(stack, topic, BATCH_MAX="1000") as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 3_000, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
-        logs = {name: LogCursor(log_path(p)) for name, p in procs.items()}
+        wait_caught_up(db, bootstrap, topic, procs, 3_000)
+        logs = {name: LogCursor(p.log_path) for name, p in procs.items()}
         in_flight: dict[str, list[str]] = {}
         with TableLock(db, *HANDLER_TABLE.values()):
             second = publish_events(bootstrap, topic, 4_000, seed=202)
@@ -50,27 +42,26 @@ def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
             # The stop has begun while each batch is still inside its transaction.
             for name in procs:
                 logs[name].wait_for("Signal received: 15", timeout=30)
-                assert write_xids_waiting_on_lock(db, ROLE[name]) == in_flight[name]
+                assert write_xids_waiting_on_lock(db, name) == in_flight[name]
         # Lock released: the batches in flight finish, commit, and only then the processes exit.
         for name, p in procs.items():
-            assert p.wait_exit(timeout=60) == 0, p.log
-            wait_sessions_gone(db, ROLE[name])
-            assert [xact_status(db, x) for x in in_flight[name]] == ["committed"]
-            persisted = db.persisted_offsets(name)
-            assert db.inbox_count(name) > 3_000, f"{name} abandoned its batch in flight"
-            # Committed at stop == persisted + 1 on every partition: no window at all.
-            assert stable_committed(bootstrap, p.env["CONSUMER_GROUP"], topic) == {
-                part: off + 1 for part, off in persisted.items()
-            }
-            assert "did not finish in time" not in logs[name].text()
-
+            check_clean_stop(db, bootstrap, topic, p, in_flight[name], logs[name])
         for p in procs.values():
             p.start()
-        reconcile(
-            db,
-            bootstrap,
-            topic,
-            first + second,
-            groups_of(procs),
-            duplicates={name: 0 for name in procs},
-        )
+        reconcile(db, bootstrap, topic, first + second, groups_of(procs), dict.fromkeys(procs, 0))
+
+
+def check_clean_stop(
+    db: Db, bootstrap: str, topic: str, p: ServiceProcess, in_flight: list[str], log: LogCursor
+) -> None:
+    """``p`` exited 0 after committing its batch in flight, and its offsets up to it."""
+    assert p.wait_exit(timeout=60) == 0, p.log
+    wait_sessions_gone(db, p.name)
+    assert [xact_status(db, x) for x in in_flight] == ["committed"]
+    persisted = db.persisted_offsets(p.name)
+    assert db.inbox_count(p.name) > 3_000, f"{p.name} abandoned its batch in flight"
+    # Committed at stop == persisted + 1 on every partition: no window at all.
+    assert stable_committed(bootstrap, p.group, topic) == {
+        part: off + 1 for part, off in persisted.items()
+    }
+    assert "did not finish in time" not in log.text()

@@ -12,51 +12,31 @@ import asyncio
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from infra.dlq import read_dead_letters, redrive
 from infra.paths import ROOT
 from infra.stack import Stack
-from services.publisher.generator import events as generate
 from shared.broker import admin_client
+from shared.polling import wait_for
 from shared.settings import dlq_topic, redrive_topic
 from tests.badinput import bad
-from tests.db import Db
-from tests.helpers import new_topic, produce, wait_for
-from tests.pipeline import balances, run_reconcile, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, ServiceProcess, running_services
-
-
-def dead_reasons(db: Db, schema: str) -> Counter[str]:
-    return Counter(r for (r,) in db.all(f"SELECT reason FROM {schema}.dead_letters"))
-
-
-@contextmanager
-def check_constraint(db: Db, table: str, check: str) -> Iterator[None]:
-    """A CHECK the next writes must pass (NOT VALID: rows already there are not checked)."""
-    db.execute(f"ALTER TABLE {table} ADD CONSTRAINT test_refuses CHECK ({check}) NOT VALID")
-    try:
-        yield
-    finally:
-        db.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS test_refuses")
-
-
-def groups(procs: dict[str, ServiceProcess]) -> dict[str, str]:
-    return {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
+from tests.support.catalog import SERVICES
+from tests.support.db import Db, check_constraint, counters
+from tests.support.kafka import new_topic, produce
+from tests.support.processes import ServiceProcess, groups_of, running_services
+from tests.support.publishing import balances, generate
+from tests.support.reconcile import (
+    assert_reconciles,
+    run_reconcile,
+    wait_caught_up,
+    wait_reconciled,
+)
 
 
 def reconciled(stack: Stack, topic: str, procs: dict[str, ServiceProcess]) -> None:
-    done = run_reconcile(stack.reader_url, stack.bootstrap, topic, groups(procs))
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def finish(db: Db, stack: Stack, topic: str, procs: dict[str, ServiceProcess], n: int) -> None:
-    for name, p in procs.items():
-        wait_persisted(db, name, n, proc=p)
-        wait_committed_to_end(stack.bootstrap, p.env["CONSUMER_GROUP"], topic)
+    assert_reconciles(stack.reader_url, stack.bootstrap, topic, groups_of(procs))
 
 
 def test_a_dead_letter_the_table_refuses_is_stored_in_its_minimal_form(
@@ -74,7 +54,7 @@ def test_a_dead_letter_the_table_refuses_is_stored_in_its_minimal_form(
         check_constraint(db, "audit.dead_letters", refuse),
         running_services(stack, topic) as procs,
     ):
-        finish(db, stack, topic, procs, 20)
+        wait_caught_up(db, bootstrap, topic, procs, 20)
         reconciled(stack, topic, procs)
     for name in SERVICES:
         [(reason, payload, size, error)] = db.all(
@@ -106,7 +86,7 @@ def test_a_dead_letter_the_broker_refuses_is_sent_in_its_minimal_form(
         # After the service read the topic's limits: the broker now refuses the full letter.
         asyncio.run(shrink_topic(bootstrap, dlq_topic(topic, "billing"), 2000))
         assert asyncio.run(produce(bootstrap, topic, [*good[:10], hostile, *good[10:]])) == 21
-        finish(db, stack, topic, procs, 20)
+        wait_caught_up(db, bootstrap, topic, procs, 20)
         reconciled(stack, topic, procs)
     [letter] = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, "billing")))
     assert letter.value is None and letter.reason == "invalid_user_id"
@@ -116,6 +96,14 @@ def test_a_dead_letter_the_broker_refuses_is_sent_in_its_minimal_form(
     assert db.all("SELECT payload FROM billing.dead_letters") == [(hostile,)]
 
 
+def check_dead_alone(db: Db, bootstrap: str, dlq: str, offset: int) -> None:
+    """billing dead-lettered one event, the poison at ``offset``, for the database's refusal."""
+    assert db.dead_reasons("billing") == Counter({"handler_error": 1})
+    [letter] = asyncio.run(read_dead_letters(bootstrap, dlq))
+    assert letter.headers["__connect.errors.exception.class.name"] == "IntegrityError"
+    assert letter.headers["__connect.errors.offset"] == str(offset)
+
+
 def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
     stack: Stack, clean_db: Db
 ) -> None:
@@ -123,31 +111,27 @@ def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
     topic = new_topic(bootstrap, "poison", 1)
     good = [e for e in generate(30, seed=12)]
     poison = next(e for e in good[10:] if e.event_type == "buy")
-    offset = good.index(poison)
     assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in good])) == 30
     dlq, again = dlq_topic(topic, "billing"), redrive_topic(topic, "billing")
 
     def redrive_once() -> int:
         return asyncio.run(redrive(bootstrap, "billing", dlq, again))
 
-    def redriven_letters() -> int:
-        sql = "SELECT count(*) FROM billing.dead_letters WHERE topic = %s"
-        return int(db.one(sql, again))  # type: ignore[arg-type]
-
     # A write the database refuses for this one event: billing's handler cannot apply it.
     with running_services(stack, topic, ("billing", "analytics")) as procs:
+        billing = procs["billing"]
         with check_constraint(db, "billing.ledger", f"event_id <> '{poison.event_id}'"):
-            wait_persisted(db, "billing", 29, proc=procs["billing"])
-            finish(db, stack, topic, {"analytics": procs["analytics"]}, 30)
-            wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], topic)
-            assert dead_reasons(db, "billing") == Counter({"handler_error": 1})
-            [letter] = asyncio.run(read_dead_letters(bootstrap, dlq))
-            assert letter.headers["__connect.errors.exception.class.name"] == "IntegrityError"
-            assert letter.headers["__connect.errors.offset"] == str(offset)
+            wait_reconciled(db, bootstrap, topic, "billing", billing.group, 29, proc=billing)
+            wait_caught_up(db, bootstrap, topic, {"analytics": procs["analytics"]}, 30)
+            check_dead_alone(db, bootstrap, dlq, good.index(poison))
             reconciled(stack, topic, procs)
             # Redriven while the cause remains: dead again, on the redrive topic this time.
             assert redrive_once() == 1
-            wait_for(lambda: redriven_letters() == 1, timeout=60, what="the poison dead again")
+            wait_for(
+                lambda: db.count("billing.dead_letters", f"topic = '{again}'") == 1,
+                timeout=60,
+                what="the poison dead again",
+            )
         # The cause fixed: a second redrive takes only the new letter, and it applies.
         wait_for(
             lambda: len(asyncio.run(read_dead_letters(bootstrap, dlq))) == 2,
@@ -155,12 +139,11 @@ def test_a_poison_event_is_dead_lettered_alone_and_redriven_once_fixed(
             what="a second letter",
         )
         assert redrive_once() == 1
-        wait_persisted(db, "billing", 30, proc=procs["billing"])
-        wait_committed_to_end(bootstrap, procs["billing"].env["CONSUMER_GROUP"], again)
+        wait_reconciled(db, bootstrap, again, "billing", billing.group, 30, proc=billing)
         reconciled(stack, topic, procs)
     assert db.balances() == balances(good)
     assert db.inbox_count("analytics") == 30  # other groups never saw the redriven event
-    assert db.one("SELECT count(*) FROM analytics.dead_letters") == 0
+    assert db.count("analytics.dead_letters") == 0
 
 
 def test_reconcile_balances_a_republished_copy_and_still_shows_a_loss(
@@ -172,22 +155,17 @@ def test_reconcile_balances_a_republished_copy_and_still_shows_a_loss(
     copies = [good[2], good[7], good[11]]  # published again, byte for byte
     assert asyncio.run(produce(bootstrap, topic, [*good, *copies])) == 23
     with running_services(stack, topic) as procs:
-        finish(db, stack, topic, procs, 20)
+        wait_caught_up(db, bootstrap, topic, procs, 20)
         reconciled(stack, topic, procs)
         for p in procs.values():
             p.stop()
     for name in SERVICES:
-        assert db.progress_sums(name) == {
-            "processed": 20,
-            "duplicates": 3,
-            "copies": 3,
-            "invalid": 0,
-        }
+        assert db.progress_sums(name) == counters(20, duplicates=3, copies=3)
     # A loss: five events published, then every group's offsets moved past them unread.
     assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in generate(5, seed=34)]))
-    for group in groups(procs).values():
+    for group in groups_of(procs).values():
         skip_to_end(stack, group, topic)
-    lost = run_reconcile(stack.reader_url, bootstrap, topic, groups(procs))
+    lost = run_reconcile(stack.reader_url, bootstrap, topic, groups_of(procs))
     assert lost.returncode == 1, lost.stdout + lost.stderr
     for name in SERVICES:
         assert f"gap in {name}: published 28 != processed 20 + copies 3 + invalid 0" in lost.stdout

@@ -7,8 +7,7 @@ import asyncio
 import psycopg
 
 from infra.stack import Stack
-from shared.broker import committed_offsets, log_end_offsets
-from tests.helpers import consume_all, new_topic, produce, unique
+from tests.support.kafka import committed, consume_all, ends, new_topic, produce, unique
 
 
 def test_produce_consume_round_trip_commits_offsets(bootstrap: str) -> None:
@@ -20,10 +19,10 @@ def test_produce_consume_round_trip_commits_offsets(bootstrap: str) -> None:
     got = asyncio.run(consume_all(bootstrap, topic, group, expected=300))
 
     assert sorted(got) == sorted(values)
-    ends = asyncio.run(log_end_offsets(bootstrap, topic))
-    assert sum(ends.values()) == 300
+    log_end = ends(bootstrap, topic)
+    assert sum(log_end.values()) == 300
     # Offsets read back from the broker: the group committed exactly the log end everywhere.
-    assert asyncio.run(committed_offsets(bootstrap, group, topic)) == ends
+    assert committed(bootstrap, group, topic) == log_end
 
 
 def test_postgres_round_trip(admin_url: str) -> None:

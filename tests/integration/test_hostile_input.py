@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 import zlib
 from collections import Counter
 
@@ -24,14 +22,16 @@ from aiokafka import AIOKafkaProducer
 from infra.dlq import read_dead_letters
 from infra.paths import ROOT
 from infra.stack import Stack
-from services.publisher.generator import events as generate
 from shared.events import MAX_VALUE_BYTES
 from shared.settings import dlq_topic
 from tests.badinput import BAD_VALUES, HOSTILE
-from tests.db import Db
-from tests.helpers import new_topic, produce
-from tests.pipeline import read_apis, run_reconcile, wait_committed_to_end, wait_persisted
-from tests.services import SERVICES, running_services
+from tests.support.catalog import SERVICES
+from tests.support.db import Db, counters
+from tests.support.kafka import new_topic, produce
+from tests.support.processes import groups_of, running_services
+from tests.support.publishing import generate
+from tests.support.reconcile import assert_reconciles, wait_caught_up
+from tests.support.web import get_json, read_apis
 
 # A few MB of text: a few KB on the wire once compressed, so the broker takes it.
 COMPRESSIBLE = b'{"event_id": "' + b"a" * 3_000_000 + b'"}'
@@ -48,11 +48,10 @@ async def produce_compressed(bootstrap: str, topic: str, value: bytes) -> None:
         await producer.stop()
 
 
-def test_hostile_input_never_stalls_a_partition_or_the_read_side(
-    stack: Stack, clean_db: Db
-) -> None:
-    db, bootstrap = clean_db, stack.bootstrap
-    topic = new_topic(bootstrap, "hostile", 1)  # one partition: bad events sit between good
+def publish_hostile_stream(bootstrap: str, topic: str) -> tuple[Counter[str], int]:
+    """40 valid events with every bad value of the corpus between them, a conflicting
+    duplicate, a copy and a compressed oversize value; returns the reasons expected and how
+    many records were published."""
     good = [e.to_json() for e in generate(40, seed=21)]
     first = orjson.loads(good[5])
     conflicting = orjson.dumps({**first, "amount": "99.99", "event_type": "buy"})
@@ -67,17 +66,21 @@ def test_hostile_input_never_stalls_a_partition_or_the_read_side(
     expected = Counter(
         [*BAD_VALUES, *(r for r, _ in HOSTILE.values()), "conflicting_duplicate", "oversize"]
     )
-    published = len(values) + 1
+    return expected, len(values) + 1
+
+
+def test_hostile_input_never_stalls_a_partition_or_the_read_side(
+    stack: Stack, clean_db: Db
+) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "hostile", 1)  # one partition: bad events sit between good
+    expected, published = publish_hostile_stream(bootstrap, topic)
 
     with running_services(stack, topic) as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 40, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        wait_caught_up(db, bootstrap, topic, procs, 40)
         for name, p in procs.items():
             read_apis(name, p.port)
-        groups = {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
-        done = run_reconcile(stack.reader_url, bootstrap, topic, groups)
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert_reconciles(stack.reader_url, bootstrap, topic, groups_of(procs))
 
     listing = run_cli("dlq", "audit", "--topic", topic, "--bootstrap", bootstrap, "--limit", "100")
     assert listing.returncode == 0, listing.stderr
@@ -85,30 +88,29 @@ def test_hostile_input_never_stalls_a_partition_or_the_read_side(
     assert len(shown) == 1 and "\\x1b[2J\\x1b[31m[/x][bold]\\x07 not json" in shown[0], shown
     assert "\x1b" not in listing.stdout and "\x07" not in listing.stdout
     for name in SERVICES:
-        rows = db.all(
-            f"SELECT reason, error, length(payload), payload_size FROM {name}.dead_letters"
-        )
-        assert Counter(r[0] for r in rows) == expected
-        assert all("\x00" not in error and len(error) < 1100 for _, error, _, _ in rows)
-        oversize = {len(BAD_VALUES["oversize"] or b""), len(COMPRESSIBLE)}
-        assert {size for _, _, length, size in rows if length != size} == oversize
-        assert max(length or 0 for _, _, length, _ in rows) == MAX_VALUE_BYTES
         sums = db.progress_sums(name)
-        assert sums == {
-            "processed": 40,
-            "duplicates": 1,
-            "copies": 1,
-            "invalid": sum(expected.values()),
-        }
+        assert sums == counters(40, duplicates=1, copies=1, invalid=sum(expected.values()))
         assert sums["processed"] + sums["copies"] + sums["invalid"] == published
-        letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
-        assert Counter(d.reason for d in letters) == expected
-        truncated = [d for d in letters if d.headers.get("fanout.payload.truncated")]
-        assert {int(d.headers["fanout.payload.size"]) for d in truncated} == oversize
-        [big] = [d for d in truncated if d.value and d.value.startswith(COMPRESSIBLE[:20])]
-        assert big.headers["fanout.payload.size"] == str(len(COMPRESSIBLE))
-        assert big.value is not None and len(big.value) == MAX_VALUE_BYTES
-        assert big.headers["fanout.payload.sha256"] == hashlib.sha256(COMPRESSIBLE).hexdigest()
+        check_dead_letters(db, bootstrap, topic, name, expected)
+
+
+def check_dead_letters(db: Db, bootstrap: str, topic: str, name: str, expected: Counter) -> None:
+    """Each bad value dead-lettered once with its reason, escaped and bounded, in the table
+    and on the topic; the oversize ones cut to the bound, with their whole size and hash."""
+    rows = db.all(f"SELECT reason, error, length(payload), payload_size FROM {name}.dead_letters")
+    assert Counter(r[0] for r in rows) == expected
+    assert all("\x00" not in error and len(error) < 1100 for _, error, _, _ in rows)
+    oversize = {len(BAD_VALUES["oversize"] or b""), len(COMPRESSIBLE)}
+    assert {size for _, _, length, size in rows if length != size} == oversize
+    assert max(length or 0 for _, _, length, _ in rows) == MAX_VALUE_BYTES
+    letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
+    assert Counter(d.reason for d in letters) == expected
+    truncated = [d for d in letters if d.headers.get("fanout.payload.truncated")]
+    assert {int(d.headers["fanout.payload.size"]) for d in truncated} == oversize
+    [big] = [d for d in truncated if d.value and d.value.startswith(COMPRESSIBLE[:20])]
+    assert big.headers["fanout.payload.size"] == str(len(COMPRESSIBLE))
+    assert big.value is not None and len(big.value) == MAX_VALUE_BYTES
+    assert big.headers["fanout.payload.sha256"] == hashlib.sha256(COMPRESSIBLE).hexdigest()
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -135,9 +137,7 @@ def test_the_read_side_answers_whatever_the_database_holds(stack: Stack, clean_d
     assert asyncio.run(produce(bootstrap, topic, [e.to_json() for e in good])) == 10
     marked = str(good[0].event_id)
     with running_services(stack, topic) as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 10, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        wait_caught_up(db, bootstrap, topic, procs, 10)
         for name in SERVICES:
             db.execute(f"UPDATE {name}.progress SET last_event_time = %s", YEAR_10000)
             db.execute(
@@ -147,10 +147,8 @@ def test_the_read_side_answers_whatever_the_database_holds(stack: Stack, clean_d
         for minute in (YEAR_10000, "2999-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00"):
             db.execute("INSERT INTO analytics.type_minute_counts VALUES (%s, 'buy', 1)", minute)
         apis = {name: read_apis(name, p.port) for name, p in procs.items()}
-        event = read_json(procs["audit"].port, f"/api/events/{marked}")
-        groups = {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
-        done = run_reconcile(stack.reader_url, bootstrap, topic, groups)
-        assert done.returncode == 0, done.stdout + done.stderr
+        event = get_json(procs["audit"].port, f"/api/events/{marked}")
+        assert_reconciles(stack.reader_url, bootstrap, topic, groups_of(procs))
 
     assert event["event_time"] is None and event["event_id"] == marked
     for name in SERVICES:
@@ -160,9 +158,3 @@ def test_the_read_side_answers_whatever_the_database_holds(stack: Stack, clean_d
     minutes = apis["analytics"]["/api/minutes?minutes=1440"]["minutes"]
     # Only the good events' minutes: neither the unreadable nor the far-future rows show.
     assert minutes == sorted({e.occurred_at.strftime("%Y-%m-%dT%H:%M:00Z") for e in good})
-
-
-def read_json(port: int, path: str) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-        assert r.status == 200
-        return dict(json.loads(r.read()))

@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from typer.testing import CliRunner, Result
 
 from infra.broker_ops import describe_group, list_groups
 from infra.cli import app
-from shared.broker import committed_offsets, log_end_offsets
-from tests.helpers import new_topic, unique, wait_for
+from shared import broker
+from shared.polling import wait_for
+from tests.support.kafka import commit, committed, ends, new_topic, produce_to, unique
 
 # Wide enough that rich never folds or truncates a table cell.
 runner = CliRunner(env={"COLUMNS": "250"})
@@ -38,61 +38,14 @@ def table_rows(output: str) -> list[list[str]]:
     ]
 
 
-async def produce_to(
-    bootstrap: str,
-    topic: str,
-    counts: dict[int, int],
-    prefix: str = "v",
-    timestamp_ms: int | None = None,
-) -> list[str]:
-    """``counts[p]`` events into partition ``p`` (explicit, so offsets are known exactly)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    sent: list[str] = []
-    try:
-        for partition, n in counts.items():
-            for i in range(n):
-                value = f"{prefix}-p{partition}-{i}"
-                await producer.send_and_wait(
-                    topic,
-                    value.encode(),
-                    key=f"k{i}".encode(),
-                    partition=partition,
-                    timestamp_ms=timestamp_ms,
-                )
-                sent.append(value)
-    finally:
-        await producer.stop()
-    return sent
-
-
-async def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
-    """Commit ``offsets`` for ``group`` the way a member-less admin tool does."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        tps = {TopicPartition(topic, p): off for p, off in offsets.items()}
-        consumer.assign(list(tps))
-        await consumer.commit(tps)
-    finally:
-        await consumer.stop()
-
-
 @contextmanager
 def active_member(bootstrap: str, topic: str, group: str, client_id: str) -> Iterator[None]:
     """A live subscribed consumer of ``group`` (own thread and loop) until the block ends."""
     stop = threading.Event()
 
     async def run() -> None:
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            client_id=client_id,
-            enable_auto_commit=False,
-        )
+        consumer = broker.consumer(bootstrap, group, client_id=client_id)
+        consumer.subscribe([topic])
         await consumer.start()
         try:
             while not stop.is_set():
@@ -218,38 +171,36 @@ def test_reset_offsets_dry_run_then_execute_to_earliest_latest_and_datetime(
     after = {0: 4, 1: 0, 2: 2}
     asyncio.run(produce_to(bootstrap, topic, before, "old", int(old.timestamp() * 1000)))
     asyncio.run(produce_to(bootstrap, topic, after, "new", int(new.timestamp() * 1000)))
-    ends = {p: before[p] + after[p] for p in before}
-    assert asyncio.run(log_end_offsets(bootstrap, topic)) == ends
+    log_end = {p: before[p] + after[p] for p in before}
+    assert ends(bootstrap, topic) == log_end
 
     group = unique("ops-reset-group")
     start = {0: 1, 1: 2, 2: 3}
     asyncio.run(commit(bootstrap, group, topic, start))
 
-    def committed() -> dict[int, int]:
-        return asyncio.run(committed_offsets(bootstrap, group, topic))
-
     dry = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-earliest")
     assert dry.exit_code == 0, dry.output
     assert table_rows(dry.stdout) == [[str(p), str(start[p]), "0"] for p in start]
     assert "dry run" in dry.stdout
-    assert committed() == start
+    assert committed(bootstrap, group, topic) == start
 
     def execute(*target: str) -> None:
         result = cli(bootstrap, "reset-offsets", group, "--topic", topic, *target, "--execute")
         assert result.exit_code == 0, result.output
 
     execute("--to-earliest")
-    assert committed() == {0: 0, 1: 0, 2: 0}
+    assert committed(bootstrap, group, topic) == {0: 0, 1: 0, 2: 0}
 
     execute("--to-latest")
-    assert committed() == ends
+    assert committed(bootstrap, group, topic) == log_end
 
     cutoff = (now - timedelta(minutes=15)).isoformat()
     execute("--to-datetime", cutoff)
-    assert committed() == before  # the first "new" event of each partition (1: none, log end)
+    # The first "new" event of each partition (1: none, the log end).
+    assert committed(bootstrap, group, topic) == before
 
     execute("--to-datetime", (now + timedelta(hours=1)).isoformat())
-    assert committed() == ends
+    assert committed(bootstrap, group, topic) == log_end
 
 
 def test_reset_offsets_refuses_while_the_group_has_members(bootstrap: str) -> None:
@@ -264,14 +215,12 @@ def test_reset_offsets_refuses_while_the_group_has_members(bootstrap: str) -> No
             assert result.exit_code == 1, result.output
             assert "Stable with 1 member(s)" in result.output
             assert "offsets can only be reset while the group is inactive" in result.output
-        assert asyncio.run(committed_offsets(bootstrap, group, topic)) == start
+        assert committed(bootstrap, group, topic) == start
 
     # Once the member has left, the same command goes through.
     result = cli(bootstrap, "reset-offsets", group, "--topic", topic, "--to-latest", "--execute")
     assert result.exit_code == 0, result.output
-    assert asyncio.run(committed_offsets(bootstrap, group, topic)) == {
-        p: n for p, n in COUNTS.items()
-    }
+    assert committed(bootstrap, group, topic) == COUNTS
 
 
 @pytest.mark.parametrize("target", [[], ["--to-earliest", "--to-latest"]])

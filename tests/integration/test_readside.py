@@ -14,26 +14,13 @@ from services.analytics import queries as analytics
 from services.audit import queries as audit
 from services.billing import queries as billing
 from shared import readside, reconcile
-from shared.broker import committed_offsets, log_end_offsets
-from shared.consumer import CRASH_EXIT_CODE
 from shared.db import async_engine
-from tests.db import Db
-from tests.helpers import new_topic
-from tests.pipeline import (
-    balances,
-    publish_events,
-    run_reconcile,
-    type_totals,
-    wait_committed_to_end,
-    wait_persisted,
-)
-from tests.services import SERVICES, running_services
-
-PARTITIONS = 6
-
-
-def groups_of(procs: dict) -> dict[str, str]:
-    return {n: p.env["CONSUMER_GROUP"] for n, p in procs.items()}
+from tests.support.catalog import SERVICES
+from tests.support.db import Db
+from tests.support.kafka import PARTITIONS, committed, ends, new_topic
+from tests.support.processes import groups_of, running_services
+from tests.support.publishing import amounts, balances, publish_events, type_totals
+from tests.support.reconcile import run_reconcile, wait_caught_up
 
 
 async def read_everything(url: str, bootstrap: str, topic: str, groups: dict[str, str]) -> dict:
@@ -63,28 +50,22 @@ def test_read_side_numbers_equal_the_database_and_broker(stack: Stack, clean_db:
     topic = new_topic(bootstrap, "readside", PARTITIONS)
     batch = publish_events(bootstrap, topic, 2_000, seed=21)
     with running_services(stack, topic) as procs:
-        for name, p in procs.items():
-            wait_persisted(db, name, 2_000, proc=p)
-            wait_committed_to_end(bootstrap, p.env["CONSUMER_GROUP"], topic)
+        wait_caught_up(db, bootstrap, topic, procs, 2_000)
         groups = groups_of(procs)
         got = asyncio.run(read_everything(stack.reader_url, bootstrap, topic, groups))
 
-    ends = asyncio.run(log_end_offsets(bootstrap, topic))
+    log_end = ends(bootstrap, topic)
     for name in SERVICES:
         r = got["recons"][name]
         assert (r.published, r.persisted, r.invalid, r.duplicates) == (2_000, 2_000, 0, 0)
         assert (r.committed, r.lag, r.window, r.reconciled) == (2_000, 0, 0, True)
-        assert {p.partition: p.log_end for p in r.partitions} == ends
-        assert {p.partition: p.persisted_offset for p in r.partitions} == dict(
-            db.all(
-                f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s", topic
-            )
-        )
+        assert {p.partition: p.log_end for p in r.partitions} == log_end
+        persisted = db.persisted_offsets(name, topic)
+        assert {p.partition: p.persisted_offset for p in r.partitions} == persisted
     assert got["totals"] == dict(type_totals(batch))
     assert sum(n for _, _, n in got["minutes"]) == 2_000
     truth = balances(batch)
-    buys = [e.amount for e in batch if e.event_type == "buy"]
-    sells = [e.amount for e in batch if e.event_type == "sell"]
+    buys, sells = amounts(batch, "buy"), amounts(batch, "sell")
     ledger = got["ledger"]
     assert (ledger.entries, ledger.users) == (len(buys) + len(sells), len(truth))
     assert (ledger.debits, ledger.credits) == (-sum(buys, Decimal(0)), sum(sells, Decimal(0)))
@@ -106,23 +87,18 @@ def test_reconcile_shows_the_crash_window_and_exits_by_its_gaps(stack: Stack, cl
 
     with running_services(stack, topic, CRASH_AFTER_BATCH="3", BATCH_MAX="250") as procs:
         for p in procs.values():
-            assert p.wait_exit() == CRASH_EXIT_CODE
+            p.wait_crashed()
         groups = groups_of(procs)
         got = asyncio.run(read_everything(url, bootstrap, topic, groups))
         for name, group in groups.items():
-            committed = asyncio.run(committed_offsets(bootstrap, group, topic))
-            persisted = dict(
-                db.all(
-                    f"SELECT partition, persisted_offset FROM {name}.progress WHERE topic = %s",
-                    topic,
-                )
-            )
-            expected = {p: max(off + 1 - committed.get(p, 0), 0) for p, off in persisted.items()}
+            offsets = committed(bootstrap, group, topic)
+            persisted = db.persisted_offsets(name, topic)
+            expected = {p: max(off + 1 - offsets.get(p, 0), 0) for p, off in persisted.items()}
             r = got["recons"][name]
             assert {
                 p.partition: p.window for p in r.partitions if p.partition in persisted
             } == expected
-            assert r.window == db.inbox_count(name) - sum(committed.values()) > 0
+            assert r.window == db.inbox_count(name) - sum(offsets.values()) > 0
             assert not r.reconciled
         assert run_reconcile(url, bootstrap, topic, groups).returncode == 1
 

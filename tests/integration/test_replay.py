@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import urllib.request
-from urllib.parse import urlsplit, urlunsplit
-
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.stack import Stack
-from shared.broker import committed_offsets
-from shared.consumer import CRASH_EXIT_CODE
-from tests.db import Db
-from tests.helpers import new_topic
-from tests.pipeline import balances, publish_events, wait_committed_to_end, wait_persisted
-from tests.services import running_services
-
-PARTITIONS = 6
+from tests.support.db import Db, counters, role_url
+from tests.support.kafka import PARTITIONS, committed, new_topic, wait_committed_to_end
+from tests.support.processes import running_services
+from tests.support.publishing import balances, publish_events
+from tests.support.reconcile import wait_caught_up
+from tests.support.web import arm_crash
 
 
 def test_replay_from_earliest_leaves_totals_unchanged(stack: Stack, clean_db: Db) -> None:
@@ -29,11 +23,10 @@ def test_replay_from_earliest_leaves_totals_unchanged(stack: Stack, clean_db: Db
 
     with running_services(stack, topic, ("billing",)) as procs:
         billing = procs["billing"]
-        group = billing.env["CONSUMER_GROUP"]
-        wait_persisted(db, "billing", 2_000, proc=billing)
-        wait_committed_to_end(bootstrap, group, topic)
+        group = billing.group
+        wait_caught_up(db, bootstrap, topic, procs, 2_000)
         assert billing.stop() == 0
-        ledger = db.one("SELECT count(*) FROM billing.ledger")
+        ledger = db.count("billing.ledger")
 
         reset = CliRunner().invoke(
             app,
@@ -49,20 +42,14 @@ def test_replay_from_earliest_leaves_totals_unchanged(stack: Stack, clean_db: Db
             ],
         )
         assert reset.exit_code == 0, reset.output
-        committed = asyncio.run(committed_offsets(bootstrap, group, topic))
-        assert committed == dict.fromkeys(range(PARTITIONS), 0)
+        assert committed(bootstrap, group, topic) == dict.fromkeys(range(PARTITIONS), 0)
 
         billing.start()
         wait_committed_to_end(bootstrap, group, topic, timeout=120)
 
     # Every event was read twice; every second reading was absorbed.
-    assert db.progress_sums("billing") == {
-        "processed": 2_000,
-        "duplicates": 2_000,
-        "copies": 0,
-        "invalid": 0,
-    }
-    assert db.one("SELECT count(*) FROM billing.ledger") == ledger
+    assert db.progress_sums("billing") == counters(2_000, duplicates=2_000)
+    assert db.count("billing.ledger") == ledger
     assert db.balances() == balances(batch)
 
 
@@ -73,39 +60,22 @@ def test_crash_switch_over_http_redelivers_exactly_the_window(stack: Stack, clea
 
     with running_services(stack, topic, ("audit",)) as procs:
         audit = procs["audit"]
-        group = audit.env["CONSUMER_GROUP"]
-        wait_persisted(db, "audit", 500, proc=audit)
-        wait_committed_to_end(bootstrap, group, topic)
+        wait_caught_up(db, bootstrap, topic, procs, 500)
         # What `./fanout crash audit` does: arm the switch; the next batch dies after its commit.
-        armed = urllib.request.Request(f"http://127.0.0.1:{audit.port}/crash", method="POST")
-        with urllib.request.urlopen(armed, timeout=5) as answer:
-            assert answer.read() == b'{"armed":true}'
+        assert arm_crash(audit.port) == b'{"armed":true}'
         publish_events(bootstrap, topic, 300, seed=23)
-        assert audit.wait_exit() == CRASH_EXIT_CODE
-        window = db.inbox_count("audit") - sum(
-            asyncio.run(committed_offsets(bootstrap, group, topic)).values()
-        )
+        audit.wait_crashed()
+        window = db.inbox_count("audit") - sum(committed(bootstrap, audit.group, topic).values())
         assert window > 0
         audit.start()
-        wait_persisted(db, "audit", 800, proc=audit)
-        wait_committed_to_end(bootstrap, group, topic)
+        wait_caught_up(db, bootstrap, topic, procs, 800)
 
-    assert db.progress_sums("audit") == {
-        "processed": 800,
-        "duplicates": window,
-        "copies": 0,
-        "invalid": 0,
-    }
+    assert db.progress_sums("audit") == counters(800, duplicates=window)
     assert db.redelivered() == window
 
 
-def as_role(admin_url: str, role: str, password: str) -> str:
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}:{parts.port}"))
-
-
 def test_each_role_writes_only_its_own_schema(admin_url: str) -> None:
-    with psycopg.connect(as_role(admin_url, "billing", "billing")) as conn:
+    with psycopg.connect(role_url(admin_url, "billing")) as conn:
         # Its own inbox, with ON CONFLICT (needs SELECT on the conflict column): allowed.
         conn.execute(
             "INSERT INTO billing.inbox (event_id, fingerprint, partition, kafka_offset,"
@@ -122,7 +92,7 @@ def test_each_role_writes_only_its_own_schema(admin_url: str) -> None:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
             conn.rollback()
-    with psycopg.connect(as_role(admin_url, "fanout_reader", "fanout_reader")) as conn:
+    with psycopg.connect(role_url(admin_url, "fanout_reader")) as conn:
         assert conn.execute("SELECT count(*) >= 0 FROM audit.events").fetchone() == (True,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE billing.balances SET balance = 0")

@@ -18,5 +18,5 @@ def test_ruff_is_clean() -> None:
 
 
 def test_mypy_is_clean() -> None:
-    result = run("mypy", "shared", "services", "infra")
+    result = run("mypy", "shared", "services", "infra", "tests")
     assert result.returncode == 0, result.stdout + result.stderr
