@@ -192,7 +192,7 @@ class BatchConsumer(Service):
         """One transaction, retried with backoff while the database is unavailable."""
         async for attempt in while_db_unavailable(lambda exc: self.stats.set_db(False, repr(exc))):
             with attempt:
-                self.stats.transactions.labels(self.settings.service_name).inc()
+                self.stats.attempt_transaction()
                 return await self.transaction(items)
         raise AssertionError("unreachable: tenacity retries until success")
 

@@ -23,6 +23,7 @@ class ServiceStats:
     positioned: set[int] = field(default_factory=set)  # owned, with a known start offset
     positioned_tps: set[TopicPartition] = field(default_factory=set)  # all topics
     batches: int = 0
+    transactions_attempted: int = 0  # a poison event splits a batch into more
     # (unix time, events persisted in that batch): the throughput chart's source.
     history: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=600))
 
@@ -37,7 +38,7 @@ class ServiceStats:
         self.invalid = Counter(
             "fanout_events_invalid", "Events rejected", ["service", "reason"], registry=r
         )
-        self.transactions = Counter(
+        self._transactions = Counter(
             "fanout_transactions", "Batch transactions attempted (poison splits a batch)",
             ["service"], registry=r,
         )  # fmt: skip
@@ -74,6 +75,10 @@ class ServiceStats:
             self.invalid.labels(s, letter.rejected.reason).inc()
         self.history.append((time.time(), len(outcome.new)))
         self.set_db(True)
+
+    def attempt_transaction(self) -> None:
+        self.transactions_attempted += 1
+        self._transactions.labels(self.service).inc()
 
     def set_positioned(self, owned: set[TopicPartition], events_topic: str) -> None:
         self.positioned_tps = set(owned)

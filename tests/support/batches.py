@@ -82,7 +82,7 @@ def apply(admin_url: str, service: str, items: Sequence[Item], split: bool = Fal
             outcome = await (loop.persist if split else loop.transaction)(list(items))
         finally:
             await engine.dispose()
-        attempted = stats.transactions.labels(service)._value.get() if split else 1
+        attempted = stats.transactions_attempted if split else 1
         letters = outcome.letters
         return Applied(
             outcome.new,
