@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from infra.stack import Stack
 from services.publisher.generator import events as generate
 from shared.consumer import CRASH_EXIT_CODE
+from shared.local_only import crash_request
 from tests.db import Db
 from tests.faults.helpers import (
     HANDLER_TABLE,
@@ -165,8 +166,7 @@ def test_crash_endpoint_arms_the_switch_mid_stream(stack: Stack, clean_db: Db) -
     with running(stack, topic, ("audit",), BATCH_MAX="200") as procs:
         audit = procs["audit"]
         wait_progress(db, audit, 400)
-        req = urllib.request.Request(f"http://127.0.0.1:{audit.port}/crash", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(crash_request(audit.port), timeout=5) as r:
             assert json.loads(r.read()) == {"armed": True}
         assert audit.wait_exit() == CRASH_EXIT_CODE
         window = crash_window(db, bootstrap, audit, topic)

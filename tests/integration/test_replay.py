@@ -14,6 +14,7 @@ from infra.cli import app
 from infra.stack import Stack
 from shared.consumer import CRASH_EXIT_CODE
 from shared.kafka_admin import committed_offsets
+from shared.local_only import crash_request
 from tests.db import Db
 from tests.helpers import new_topic
 from tests.pipeline import balances, publish_events, wait_committed_to_end, wait_persisted
@@ -72,8 +73,7 @@ def test_crash_switch_over_http_redelivers_exactly_the_window(stack: Stack, clea
         wait_persisted(db, "audit", 500, proc=audit)
         wait_committed_to_end(bootstrap, group, topic)
         # What `./fanout crash audit` does: arm the switch; the next batch dies after its commit.
-        armed = urllib.request.Request(f"http://127.0.0.1:{audit.port}/crash", method="POST")
-        with urllib.request.urlopen(armed, timeout=5) as answer:
+        with urllib.request.urlopen(crash_request(audit.port), timeout=5) as answer:
             assert answer.read() == b'{"armed":true}'
         publish_events(bootstrap, topic, 300, seed=23)
         assert audit.wait_exit() == CRASH_EXIT_CODE
