@@ -49,3 +49,14 @@ class BenchStackSettings(StackSettings):
     pg_port: int = 25434
     web_port: int = 26066
     database_url: str | None = None
+
+
+class ComposeTierSettings(BaseSettings):
+    """The compose tier's published ports (FANOUT_COMPOSE_* overrides): a range of their own, so
+    the tier runs beside `./fanout up`, the test stack and another checkout's tier."""
+
+    model_config = SettingsConfigDict(env_prefix="FANOUT_COMPOSE_", extra="ignore")
+
+    kafka_port: int = 39092
+    pg_port: int = 35432
+    web_port: int = 36066  # analytics; billing, audit next; publisher one below
