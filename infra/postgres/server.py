@@ -43,6 +43,8 @@ def postgres_can_enter(path: Path) -> bool:
     user = pwd.getpwnam("postgres")
     groups = {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem} | {user.pw_gid}
     for folder in path.parents:
+        if not folder.exists():
+            continue  # made by us (root) with the usual umask: enterable
         st = folder.stat()
         if st.st_uid == user.pw_uid:
             ok = st.st_mode & stat.S_IXUSR
