@@ -10,6 +10,7 @@ images or configuration; images built there are kept for every later run on the 
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import resource
@@ -27,7 +28,6 @@ from shared.polling import wait_for
 
 # Machine-wide on purpose: stand-in images are built once per machine, not once per clone.
 DEFAULT_HOME = Path("/var/lib/fanout-containers")
-RUN_DIR = Path("/run/fanout-containers")
 PACKAGES = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
 
 
@@ -57,6 +57,15 @@ class Podman:
     home: Path
 
     @property
+    def run_dir(self) -> Path:
+        """Run state (tmpfs: gone at reboot, as it must be), one folder per storage home."""
+        if self.home == DEFAULT_HOME:
+            return Path("/run/fanout-containers")
+        return (
+            Path("/run") / f"fanout-containers-{hashlib.sha256(bytes(self.home)).hexdigest()[:8]}"
+        )
+
+    @property
     def conf(self) -> Path:
         return self.home / "containers.conf"
 
@@ -76,7 +85,7 @@ class Podman:
             'runtime = "runc"\n'
             'cgroup_manager = "cgroupfs"\n'
             'events_logger = "file"\n'
-            f'tmp_dir = "{RUN_DIR / "libpod"}"\n'
+            f'tmp_dir = "{self.run_dir / "libpod"}"\n'
             "[network]\n"
             f'network_config_dir = "{self.home / "networks"}"\n'
         )
@@ -84,7 +93,7 @@ class Podman:
             "[storage]\n"
             'driver = "overlay"\n'
             f'graphroot = "{self.home / "storage"}"\n'
-            f'runroot = "{RUN_DIR / "storage"}"\n'
+            f'runroot = "{self.run_dir / "storage"}"\n'
         )
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -134,11 +143,11 @@ class PodmanService:
 
     @property
     def socket(self) -> Path:
-        return RUN_DIR / f"{self.name}.sock"
+        return self.podman.run_dir / f"{self.name}.sock"
 
     @property
     def pidfile(self) -> Path:
-        return RUN_DIR / f"{self.name}.pid"
+        return self.podman.run_dir / f"{self.name}.pid"
 
     @property
     def docker_host(self) -> str:
@@ -146,7 +155,7 @@ class PodmanService:
 
     def start(self, timeout: float = 30) -> None:
         self.stop_leftover()
-        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        self.podman.run_dir.mkdir(parents=True, exist_ok=True)
         self.socket.unlink(missing_ok=True)
         argv: Sequence[str] = ["podman", "system", "service", "--time=0", self.docker_host]
         self.process = proc.spawn(argv, self.log, env=self.podman.env())

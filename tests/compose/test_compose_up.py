@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections import Counter
 from decimal import Decimal
 
 from infra.containers.tier import parse_time
@@ -122,8 +121,6 @@ def test_down_v_leaves_no_container_network_or_volume(tier: Tier) -> None:
         what="down -v to remove everything",
         detail=lambda: repr(tier.project.leftovers()),
     )
-    assert (
-        Counter(tier.project.podman.ids("volume"))
-        .keys()
-        .isdisjoint({f"{tier.project.name}_kafka-data", f"{tier.project.name}_pg-data"})
-    )
+    volumes = {f"{tier.project.name}_kafka-data", f"{tier.project.name}_pg-data"}
+    assert volumes.isdisjoint(tier.project.podman.ids("volume"))
+    assert f"{tier.project.name}_default" not in tier.project.podman.ids("network")
