@@ -51,12 +51,19 @@ class BenchStackSettings(StackSettings):
     database_url: str | None = None
 
 
+def _beside_suite(offset: int, field: str) -> int:
+    return int(getattr(SuiteStackSettings(), field)) + offset
+
+
 class ComposeTierSettings(BaseSettings):
-    """The compose tier's published ports (FANOUT_COMPOSE_* overrides): a range of their own, so
-    the tier runs beside `./fanout up`, the test stack and another checkout's tier."""
+    """The compose tier's published ports (FANOUT_COMPOSE_* overrides). By default the test
+    stack's ports moved up by 10,000 (Kafka, PostgreSQL) or 20,000 (web): a checkout whose
+    FANOUT_TEST_* ports differ from another's gets a tier that differs too, and neither meets
+    `./fanout up`."""
 
     model_config = SettingsConfigDict(env_prefix="FANOUT_COMPOSE_", extra="ignore")
 
-    kafka_port: int = 39092
-    pg_port: int = 35432
-    web_port: int = 36066  # analytics; billing, audit next; publisher one below
+    kafka_port: int = Field(default_factory=lambda: _beside_suite(10_000, "kafka_port"))
+    pg_port: int = Field(default_factory=lambda: _beside_suite(10_000, "pg_port"))
+    # analytics; billing, audit next; publisher one below
+    web_port: int = Field(default_factory=lambda: _beside_suite(20_000, "web_port"))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from infra import proc
 from infra.compose_v1 import docker_compose
+from infra.paths import ROOT
 from infra.system import ensure_command
 from shared.polling import wait_for
 
@@ -52,9 +53,24 @@ def ensure_installed() -> dict[str, str]:
     return found
 
 
+def image_store() -> Podman:
+    """The machine-wide store: the Debian base and the stand-ins, built once per machine."""
+    return Podman(engine_home())
+
+
+def checkout_engine() -> Podman:
+    """This checkout's own storage (its fanout:latest, containers, volumes, networks), reading
+    the stand-ins from the machine-wide store. Two checkouts testing at once then never build
+    over each other's fanout:latest, which compose.yml names."""
+    key = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    home = engine_home()
+    return Podman(home / "checkouts" / key, shared=home / "storage")
+
+
 @dataclass
 class Podman:
     home: Path
+    shared: Path | None = None  # a read-only image store to use as well
 
     @property
     def run_dir(self) -> Path:
@@ -89,11 +105,12 @@ class Podman:
             "[network]\n"
             f'network_config_dir = "{self.home / "networks"}"\n'
         )
+        shared = f'[storage.options]\nadditionalimagestores = ["{self.shared}"]\n'
         self.storage_conf.write_text(
             "[storage]\n"
             'driver = "overlay"\n'
             f'graphroot = "{self.home / "storage"}"\n'
-            f'runroot = "{self.run_dir / "storage"}"\n'
+            f'runroot = "{self.run_dir / "storage"}"\n' + (shared if self.shared else "")
         )
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
