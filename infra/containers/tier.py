@@ -136,6 +136,18 @@ class ComposeProject:
             raise AssertionError(f"{len(found)} containers for {service}, not 1")
         return found[0]
 
+    def describe(self) -> str:
+        """Each container's state and the tail of its log: what a failed run leaves to read."""
+        parts = []
+        for c in self.containers():
+            state, name = c["State"], c["Name"]
+            logs = self.podman.run("logs", "--tail", "30", c["Id"], check=False)
+            parts.append(
+                f"--- {name}: {state.get('Status')} (exit {state.get('ExitCode')}, "
+                f"restarts {c.get('RestartCount')})\n{logs.stdout}{logs.stderr}"
+            )
+        return "\n".join(parts)
+
     def leftovers(self) -> dict[str, list[str]]:
         """Everything of this project still in the engine: containers, volumes, networks."""
         label = f"label=com.docker.compose.project={self.name}"

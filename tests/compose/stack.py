@@ -139,9 +139,11 @@ def compose_tier(home: Path) -> Iterator[Tier]:
         (home / "timings.json").write_text(json.dumps(timings))  # for the README's numbers
         yield Tier(project, health, settings, timings)
     except EngineError as exc:
+        described = project.describe()
+        (home / "containers.log").write_text(described)
         raise EngineError(
             f"the compose tier could not run compose.yml in podman: {exc}\n"
-            f"(logs: {home}/compose.log, {api.log})"
+            f"(logs: {home}/compose.log, {home}/containers.log, {api.log})\n{described[-6000:]}"
         ) from exc
     finally:
         if health is not None:
