@@ -16,6 +16,7 @@ from pathlib import Path
 from infra.compose import required_variables
 from infra.containers.engine import (
     EngineError,
+    Podman,
     PodmanService,
     checkout_engine,
     ensure_installed,
@@ -111,6 +112,28 @@ def _say(message: str) -> None:
     print(f"compose tier: {message}", file=sys.stderr, flush=True)
 
 
+def _engine(home: Path) -> tuple[Podman, Podman, PodmanService]:
+    """The machine-wide image store, this checkout's engine, and its API service."""
+    ensure_installed()
+    store, podman = image_store(), checkout_engine()
+    store.configure()
+    podman.configure()
+    return store, podman, PodmanService(podman, project_name(), home / "podman-api.log")
+
+
+def _failure(project: ComposeProject, home: Path, exc: EngineError) -> EngineError:
+    try:
+        described = project.describe()
+    except EngineError as unreadable:
+        described = f"(the containers could not be described: {unreadable})"
+    (home / "containers.log").write_text(described)
+    return EngineError(
+        f"the compose tier could not run compose.yml in podman: {exc}\n"
+        f"(logs: {home}/compose.log, {home}/containers.log, {project.api.log})\n"
+        f"{described[-6000:]}"
+    )
+
+
 @contextmanager
 def compose_tier(home: Path) -> Iterator[Tier]:
     """Engine, stand-in images, a clean project, healthchecks, `up -d --build`; afterwards
@@ -119,11 +142,7 @@ def compose_tier(home: Path) -> Iterator[Tier]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "compose.log").unlink(missing_ok=True)
     started = time.monotonic()
-    ensure_installed()
-    store, podman = image_store(), checkout_engine()
-    store.configure()
-    podman.configure()
-    api = PodmanService(podman, project_name(), home / "podman-api.log")
+    store, podman, api = _engine(home)
     settings = ComposeTierSettings()
     project = ComposeProject(podman, api, project_name(), tier_variables(settings), home)
     health: HealthRunner | None = None
@@ -139,15 +158,11 @@ def compose_tier(home: Path) -> Iterator[Tier]:
         (home / "timings.json").write_text(json.dumps(timings))  # for the README's numbers
         yield Tier(project, health, settings, timings)
     except EngineError as exc:
-        described = project.describe()
-        (home / "containers.log").write_text(described)
-        raise EngineError(
-            f"the compose tier could not run compose.yml in podman: {exc}\n"
-            f"(logs: {home}/compose.log, {home}/containers.log, {api.log})\n{described[-6000:]}"
-        ) from exc
+        raise _failure(project, home, exc) from exc
     finally:
         if health is not None:
             health.stop()
         project.purge()
+        podman.run("image", "prune", "--force", check=False)  # fanout:latest of earlier runs
         api.stop()
         _say(f"tier done in {time.monotonic() - started:.0f}s")
