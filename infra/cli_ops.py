@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
-import shutil
-import subprocess
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
-import yaml
 from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from rich.console import Console
@@ -27,13 +23,11 @@ from typer.core import TyperGroup
 from infra import broker_ops
 from infra.broker_ops import OffsetMove, PartitionLag, ResetTarget
 from infra.compose import COMPOSE
-from infra.paths import ROOT
+from infra.compose_v1 import docker_compose_config
 from infra.settings import StackSettings
-from infra.system import apt_install
 from shared.broker import BrokerError
 
 T = TypeVar("T")
-_TOP_LEVEL_NAME = re.compile(r"^name:.*\n", re.MULTILINE)
 
 BootstrapOption = Annotated[
     str | None,
@@ -358,51 +352,6 @@ def reset_offsets(
 
 
 # --- compose-check --------------------------------------------------------------------------
-
-
-def _docker_compose() -> str:
-    found = shutil.which("docker-compose")
-    if found is None:
-        # Recommends would add docker.io (a daemon, containerd, iptables): `config` needs none.
-        apt_install("--no-install-recommends", "docker-compose")
-        found = shutil.which("docker-compose")
-    if found is None:
-        raise RuntimeError("docker-compose still missing after installing it")
-    return found
-
-
-def _for_compose_v1(text: str) -> tuple[str, str | None]:
-    """compose.yml for Debian's docker-compose 1.29, which predates the top-level ``name:``
-    key of the Compose spec: that line goes, its value is passed as ``-p`` (the very thing
-    it means). Everything else is validated as written (anchors, merge keys, conditions)."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text, None  # docker-compose reports it, with the line
-    name = doc.get("name") if isinstance(doc, dict) else None
-    return _TOP_LEVEL_NAME.sub("", text), (str(name) if name is not None else None)
-
-
-def docker_compose_config(quiet: bool = False) -> subprocess.CompletedProcess[str]:
-    """``docker-compose config`` on compose.yml (installed from Debian when missing). Only the
-    stand-alone binary: the `docker compose` plugin is not part of the client on this machine."""
-    text, project = _for_compose_v1(COMPOSE.read_text())
-    argv = [_docker_compose(), "--project-directory", str(ROOT), "-f", "-"]
-    if project:
-        argv += ["-p", project]
-    argv.append("config")
-    if quiet:
-        argv.append("-q")
-    # Read from stdin, so relative paths (build context) resolve against cwd: the repo root.
-    return subprocess.run(argv, input=text, capture_output=True, text=True, cwd=ROOT, check=False)
-
-
-def resolved_compose() -> dict[str, Any]:
-    """compose.yml as docker-compose resolves it (anchors merged, variables filled in)."""
-    result = docker_compose_config()
-    if result.returncode != 0:
-        raise RuntimeError(f"docker-compose config failed:\n{result.stderr}")
-    return yaml.safe_load(result.stdout)
 
 
 def compose_check(

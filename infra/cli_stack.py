@@ -16,7 +16,7 @@ from rich.table import Table
 from infra import cleanup
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
-from infra.stack import Stack
+from infra.stack import Stack, redacted
 from infra.supervisor import Supervisor, read_status
 
 console = Console()
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.command()(down)
     app.command()(status)
     app.command()(init)
+    app.command("env")(write_env)
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(test)
     app.command()(reset)
     app.command()(restart)
@@ -38,7 +39,7 @@ def _print_where(sup: Supervisor) -> None:
     table.add_column("what")
     table.add_column("where")
     table.add_row("Kafka (KRaft)", sup.stack.bootstrap)
-    table.add_row("PostgreSQL", sup.stack.database_url)
+    table.add_row("PostgreSQL", redacted(sup.stack.database_url))
     s = sup.stack.settings
     table.add_row("topic", f"{s.topic} ({s.partitions} partitions, rf {s.replication})")
     for name, r in sup.running.items():
@@ -124,7 +125,8 @@ def status() -> None:
         table.add_column(col)
     for pid in st.get("kafka_pids", []):
         table.add_row("kafka", str(pid), st["kafka"])
-    table.add_row("postgres", str(st.get("postgres_pid") or "external"), st.get("database", ""))
+    database = redacted(st.get("database", ""))  # a status file of an older version: full URL
+    table.add_row("postgres", str(st.get("postgres_pid") or "external"), database)
     for name, svc in st.get("services", {}).items():
         port = svc.get("port")
         where = f"http://127.0.0.1:{port}/" if port else ""
@@ -139,13 +141,23 @@ def init() -> None:
     run_init()
 
 
+def write_env() -> None:
+    """Write .env next to compose.yml with random passwords (never overwrites one)."""
+    from infra.secrets import DOTENV, write_dotenv
+
+    done = write_dotenv()
+    console.print(f"{DOTENV}: {'written (mode 600)' if done else 'exists, left as it is'}")
+
+
 def test(ctx: typer.Context) -> None:
     """Install what is missing, start a private broker and database, run the whole suite."""
+    from infra.containers.engine import ensure_installed
     from infra.kafka.broker import ensure_jars
     from infra.system import postgres_bindir
 
     ensure_jars()
     postgres_bindir()
+    ensure_installed()  # the compose tier: podman, runc, debootstrap, docker-compose
     home = Stack(suite_settings(), "test").home
     cleanup.end_processes_of(home)  # a killed earlier run may have left its broker behind
     env = {**os.environ, "FANOUT_STACK_HOME": str(home)}
@@ -215,8 +227,9 @@ def crash(service: Annotated[str, typer.Argument(help="analytics, billing or aud
     """
     import urllib.request
 
+    from shared.local_only import crash_request
+
     _, svc = _service_status(service)
-    req = urllib.request.Request(f"http://127.0.0.1:{svc['port']}/crash", method="POST")
-    urllib.request.urlopen(req, timeout=5).read()
+    urllib.request.urlopen(crash_request(svc["port"]), timeout=5).read()
     console.print(f"{service}: crash armed; it dies after its next batch's DB commit")
     console.print(f"{service}: restarted as pid {_wait_new_pid(service, svc['pid'])}")

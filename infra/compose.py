@@ -19,7 +19,20 @@ from services.registry import LAYOUT
 
 COMPOSE = ROOT / "compose.yml"
 INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an image
-_VAR = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+# ${NAME}, ${NAME:-default} and ${NAME:?error}: the forms compose.yml uses.
+_VAR = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
+# The local runner's role passwords unless the environment sets them: its database listens on
+# 127.0.0.1 only. compose.yml itself has none (compose reads them from .env).
+LOCAL_ROLE_PASSWORDS = {
+    "ANALYTICS_DB_PASSWORD": "analytics",
+    "BILLING_DB_PASSWORD": "billing",
+    "AUDIT_DB_PASSWORD": "audit",
+    "READER_DB_PASSWORD": "fanout_reader",
+}
+
+
+class MissingVariable(ValueError):
+    """A ${NAME:?message} variable of compose.yml has no value."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,26 @@ class ServiceSpec:
 
 
 def interpolate(value: str, variables: Mapping[str, str]) -> str:
-    return _VAR.sub(lambda m: variables.get(m.group(1), m.group(2) or ""), value)
+    """Like compose: a set, non-empty value wins; else the default, or the error."""
+
+    def one(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3) or ""
+        if variables.get(name):
+            return variables[name]
+        if op == ":?":
+            raise MissingVariable(f"{name}: {arg}")
+        return arg if op == ":-" else variables.get(name, "")
+
+    return _VAR.sub(one, value)
+
+
+def variables_used(path: Path = COMPOSE) -> dict[str, str | None]:
+    """Every ${...} name compose.yml uses, with its operator (None: plain ${NAME})."""
+    return {m.group(1): m.group(2) for m in _VAR.finditer(path.read_text())}
+
+
+def required_variables(path: Path = COMPOSE) -> set[str]:
+    return {name for name, op in variables_used(path).items() if op == ":?"}
 
 
 def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[ServiceSpec]:
@@ -59,12 +91,14 @@ def local_variables(
     web_base: int,
     partitions: int = 6,
     replication: int = 1,
+    admin_password: str = "",
 ) -> dict[str, str]:
     """Values for compose.yml's ${...} that point the processes at the local stack; the
     dashboards keep the registry's layout, moved so the first service serves on ``web_base``."""
     first = LAYOUT.services[0].name
     ports = LAYOUT.ports(first, web_base)
     return {
+        "POSTGRES_PASSWORD": admin_password,
         "FANOUT_PARTITIONS": str(partitions),
         "FANOUT_REPLICATION": str(replication),
         "KAFKA_BOOTSTRAP": bootstrap,

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
+import psycopg
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.exc import OperationalError
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_fixed
 
 from infra.paths import ROOT
 from infra.settings import InitSettings
 from shared.broker import ensure_events_topic
 from shared.db import driver_url
+
+T = TypeVar("T")
 
 
 def migrate(admin_url: str) -> None:
@@ -19,11 +27,40 @@ def migrate(admin_url: str) -> None:
     command.upgrade(cfg, "heads")
 
 
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: a broker or database that is up but still warming up (compose starts
+    init once their healthchecks pass, which on a busy machine can be early)."""
+    if isinstance(exc, KafkaError):
+        return exc.retriable or isinstance(exc, KafkaTimeoutError)
+    return isinstance(exc, OSError | TimeoutError | OperationalError | psycopg.OperationalError)
+
+
+def _say_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    print(f"init: {exc!r}; trying again", flush=True)
+
+
+def patiently(step: Callable[[], T], patience_s: float) -> T:
+    """``step()``, retried every 2 s on transient errors for up to ``patience_s``."""
+    return retry(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_delay(patience_s),
+        wait=wait_fixed(2),
+        before_sleep=_say_retry,
+        reraise=True,
+    )(step)()
+
+
 def run_init() -> None:
     s = InitSettings()  # type: ignore[call-arg]
-    created = asyncio.run(
-        ensure_events_topic(s.kafka_bootstrap_servers, s.events_topic, s.partitions, s.replication)
+    created = patiently(
+        lambda: asyncio.run(
+            ensure_events_topic(
+                s.kafka_bootstrap_servers, s.events_topic, s.partitions, s.replication
+            )
+        ),
+        s.patience_s,
     )
     print(f"topic {s.events_topic}: {'created' if created else 'exists'}")
-    migrate(s.database_url)
+    patiently(lambda: migrate(s.database_url), s.patience_s)
     print("migrations: at head")

@@ -56,7 +56,27 @@ class BenchStackSettings(StackSettings):
     reader_database_url: str | None = None
 
 
+def _beside_suite(offset: int, field: str) -> int:
+    return int(getattr(SuiteStackSettings(), field)) + offset
+
+
+class ComposeTierSettings(BaseSettings):
+    """The compose tier's published ports (FANOUT_COMPOSE_* overrides). By default the test
+    stack's ports moved up by 10,000 (Kafka, PostgreSQL) or 20,000 (web): a checkout whose
+    FANOUT_TEST_* ports differ from another's gets a tier that differs too, and neither meets
+    `./fanout up`."""
+
+    model_config = SettingsConfigDict(env_prefix="FANOUT_COMPOSE_", extra="ignore", frozen=True)
+
+    kafka_port: int = Field(default_factory=lambda: _beside_suite(10_000, "kafka_port"))
+    pg_port: int = Field(default_factory=lambda: _beside_suite(10_000, "pg_port"))
+    # analytics; billing, audit next; publisher one below
+    web_port: int = Field(default_factory=lambda: _beside_suite(20_000, "web_port"))
+
+
 class InitSettings(BaseSettings):
+    """compose's one-shot ``init``: the topic and the migrations."""
+
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str
@@ -64,3 +84,4 @@ class InitSettings(BaseSettings):
     events_topic: str = "multi-app-events"
     partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
     replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")
+    patience_s: float = Field(120.0, ge=0, validation_alias="INIT_PATIENCE_S")

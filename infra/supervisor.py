@@ -18,8 +18,8 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from infra import proc
-from infra.compose import ServiceSpec, load_specs, local_variables
-from infra.stack import Stack
+from infra.compose import LOCAL_ROLE_PASSWORDS, ServiceSpec, load_specs, local_variables
+from infra.stack import Stack, redacted
 
 RESTART_BACKOFF_S = 2.0
 
@@ -51,8 +51,9 @@ class Supervisor:
             self.stack.settings.web_port,
             self.stack.settings.partitions,
             self.stack.settings.replication,
+            admin_password=db.password or "",
         )
-        return load_specs({**os.environ, **variables})
+        return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         env = {**self.stack.env(), **spec.env}
@@ -73,14 +74,14 @@ class Supervisor:
             "pid": os.getpid(),
             "kafka": self.stack.bootstrap,
             "kafka_pids": [n.process.pid for n in self.stack.kafka.members if n.process],
-            "database": self.stack.database_url,
+            "database": redacted(self.stack.database_url),
             "postgres_pid": self.stack.postgres.process.pid
             if self.stack.postgres and self.stack.postgres.process
             else None,
             "topic": self.stack.settings.topic,
             "services": services,
         }
-        self.pidfile.write_text(json.dumps(status, indent=2))
+        write_atomically(self.pidfile, json.dumps(status, indent=2))
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
@@ -90,7 +91,7 @@ class Supervisor:
     def run(self, with_services: bool = True, on_ready: object = None) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
-        self.pidfile.write_text(json.dumps({"pid": os.getpid(), "starting": True}))
+        write_atomically(self.pidfile, json.dumps({"pid": os.getpid(), "starting": True}))
         try:
             self.stack.start_infra()
             self.write_status()
@@ -128,6 +129,14 @@ class Supervisor:
             proc.stop(r.process, timeout=20)
         self.stack.stop_infra()
         self.pidfile.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers (``up -d``, ``status``, ``down``) poll this file: they must never see it half
+    written. A rename within one folder replaces it in one step."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def read_status(home: Path) -> dict | None:

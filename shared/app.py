@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from shared import dashboard
 from shared.consumer import BatchConsumer
 from shared.db import async_engine
+from shared.local_only import refusal
 from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
@@ -77,12 +78,16 @@ def create_service_app(
     @app.page("/crash")
     class Crash(faust.web.View):
         """GET: is the crash switch armed? POST arms it (`./fanout crash SERVICE`): the next
-        batch dies after its DB commit, before its offset commit."""
+        batch dies after its DB commit, before its offset commit. Only a deliberate local
+        client may (shared/local_only.py): never a cross-site request."""
 
         async def get(self, request: faust.web.Request) -> faust.web.Response:
             return self.json({"armed": consumer.crash_requested})
 
         async def post(self, request: faust.web.Request) -> faust.web.Response:
+            refused = refusal(request.headers, "crash")
+            if refused:
+                return self.json({"armed": consumer.crash_requested, "error": refused}, status=403)
             consumer.crash_requested = True
             return self.json({"armed": True})
 

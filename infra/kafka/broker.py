@@ -68,6 +68,32 @@ def ensure_jars(version: str | None = None) -> Path:
     return libs
 
 
+def ensure_tool_jar(version: str | None = None) -> Path:
+    """kafka-tools (kafka-topics' TopicCommand), which the broker's dependencies do not
+    include; only the container stand-in of apache/kafka needs it (its healthcheck)."""
+    version = version or kafka_version()
+    jar = cache_dir() / f"kafka-{version}" / "tools" / f"kafka-tools-{version}.jar"
+    if jar.exists():
+        return jar
+    mvn = ensure_command("mvn", "maven")
+    result = subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "dependency:copy",
+            f"-Dartifact=org.apache.kafka:kafka-tools:{version}",
+            f"-DoutputDirectory={jar.parent}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if result.returncode != 0 or not jar.exists():
+        raise RuntimeError(f"mvn could not fetch kafka-tools {version}:\n{result.stdout[-4000:]}")
+    return jar
+
+
 @dataclass
 class KafkaNode:
     node_id: int

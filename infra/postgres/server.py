@@ -1,16 +1,24 @@
 """A project-local PostgreSQL cluster from Debian's server binaries.
 
 PostgreSQL refuses to run as root, so initdb and the server run as the ``postgres`` system
-user that Debian's package creates; the cluster and its socket live in the state folder.
+user that Debian's package creates; the cluster and its socket live in the state folder, or,
+when the ``postgres`` user cannot enter it (a clone in root's home, mode 700), in a folder of
+this clone's own under /var/lib/fanout-postgres. Its superuser password is random per cluster,
+kept beside it (mode 600), never in the repo.
 """
 
 from __future__ import annotations
 
 import grp
+import hashlib
 import os
 import pwd
+import secrets
+import shutil
 import signal
+import stat
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +31,31 @@ from shared.polling import wait_for
 from shared.schema import READER_ROLE
 
 ADMIN_USER = "postgres"
-ADMIN_PASSWORD = "postgres"  # dev-only superuser password, same as compose.yml
+LEGACY_PASSWORD = "postgres"  # clusters made before passwords were random
 DATABASE = "fanout"
+RELOCATED = Path("/var/lib/fanout-postgres")
+
+
+def postgres_can_enter(path: Path) -> bool:
+    """Can the ``postgres`` user search every folder above ``path``? (Mode bits only: an ACL
+    that would allow it is not looked at, so the answer errs towards relocating.)"""
+    if os.geteuid() != 0:
+        return True  # not root: the server runs as us
+    user = pwd.getpwnam("postgres")
+    groups = {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem} | {user.pw_gid}
+    for folder in path.parents:
+        if not folder.exists():
+            continue  # made by us (root) with the usual umask: enterable
+        st = folder.stat()
+        if st.st_uid == user.pw_uid:
+            ok = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in groups:
+            ok = st.st_mode & stat.S_IXGRP
+        else:
+            ok = st.st_mode & stat.S_IXOTH
+        if not ok:
+            return False
+    return True
 
 
 @dataclass
@@ -37,8 +68,25 @@ class PostgresServer:
         self.home = self.home.resolve()  # postgres runs with cwd=home: paths must be absolute
 
     @property
+    def cluster_dir(self) -> Path:
+        """Data and socket: in the state folder if ``postgres`` can reach it, else relocated."""
+        if postgres_can_enter(self.home):
+            return self.home
+        return RELOCATED / hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
+
+    @property
     def data(self) -> Path:
-        return self.home / "data"
+        return self.cluster_dir / "data"
+
+    @property
+    def password_file(self) -> Path:
+        return self.home / "superuser-password"
+
+    @property
+    def password(self) -> str:
+        if self.password_file.exists():
+            return self.password_file.read_text().strip()
+        return LEGACY_PASSWORD
 
     @property
     def log(self) -> Path:
@@ -46,7 +94,7 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{ADMIN_USER}:{ADMIN_PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+        return f"postgresql://{ADMIN_USER}:{self.password}@127.0.0.1:{self.port}/{DATABASE}"
 
     @property
     def reader_url(self) -> str:
@@ -63,15 +111,37 @@ class PostgresServer:
         if os.geteuid() == 0:
             os.chown(path, pwd.getpwnam("postgres").pw_uid, grp.getgrnam("postgres").gr_gid)
 
-    def init(self) -> None:
-        bindir = postgres_bindir()
+    def _prepare_cluster_dir(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         self._chown(self.home)
+        where = self.cluster_dir
+        if where == self.home:
+            return
+        if not self.password_file.exists():
+            shutil.rmtree(where, ignore_errors=True)  # this clone's state was reset
+        where.mkdir(parents=True, exist_ok=True)
+        self._chown(where)
+        if not postgres_can_enter(where / "data"):
+            raise RuntimeError(
+                f"the postgres user can enter neither {self.home} nor {where}: give it search "
+                f"permission (chmod o+x, or setfacl -m u:postgres:x) on the folders above one"
+            )
+        print(
+            f"fanout: PostgreSQL data in {where} (the postgres user cannot enter {self.home})",
+            file=sys.stderr,
+        )
+
+    def init(self) -> None:
+        bindir = postgres_bindir()
+        self._prepare_cluster_dir()
         if (self.data / "PG_VERSION").exists():
             return
-        pwfile = self.home / "pwfile"
-        pwfile.write_text(ADMIN_PASSWORD + "\n")
+        password = secrets.token_hex(16)
+        pwfile = self.cluster_dir / "pwfile"
+        pwfile.write_text(password + "\n")
         self._chown(pwfile)
+        self.password_file.write_text(password + "\n")
+        self.password_file.chmod(0o600)
         try:
             subprocess.run(
                 [
@@ -89,7 +159,7 @@ class PostgresServer:
                 ],
                 check=True,
                 capture_output=True,
-                cwd=self.home,
+                cwd=self.cluster_dir,
                 **self._as_postgres(),  # type: ignore[arg-type]
             )
         except subprocess.CalledProcessError as exc:
@@ -99,7 +169,7 @@ class PostgresServer:
 
     def start(self, timeout: float = 60.0) -> None:
         self.init()
-        sock = self.home / "socket"
+        sock = self.cluster_dir / "socket"
         sock.mkdir(exist_ok=True)
         self._chown(sock)
         argv = [
@@ -116,7 +186,7 @@ class PostgresServer:
             "max_connections=200",
         ]
         # The log file is opened by us (root) before the switch; postgres only writes to it.
-        self.process = proc.spawn(argv, self.log, cwd=self.home, **self._as_postgres())
+        self.process = proc.spawn(argv, self.log, cwd=self.cluster_dir, **self._as_postgres())
         wait_for(
             self._ping,
             timeout=timeout,

@@ -6,13 +6,16 @@ validates against the Compose schema and resolves anchors and variables, with no
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.cli_ops import resolved_compose
+from infra.compose_v1 import compose_argv, for_compose_v1, resolved_compose
 from infra.paths import ROOT
 
 PYTHON_SERVICES = ["init", "publisher", "analytics", "billing", "audit"]
@@ -62,3 +65,31 @@ def test_python_services_share_one_image_built_from_infra_dockerfile(
         assert svc["build"] == {"context": str(ROOT), "dockerfile": "infra/Dockerfile"}, name
         assert svc["command"][:2] == ["python", "-m"], name
     assert (ROOT / "infra" / "Dockerfile").is_file()
+
+
+def test_published_ports_bind_to_loopback_unless_told_otherwise(services: dict[str, Any]) -> None:
+    ports = {name: svc["ports"] for name, svc in services.items() if "ports" in svc}
+    assert ports == {
+        "kafka": ["127.0.0.1:9092:9092/tcp"],
+        "postgres": ["127.0.0.1:55432:5432/tcp"],
+        "publisher": ["127.0.0.1:6065:6065/tcp"],
+        "analytics": ["127.0.0.1:6066:6066/tcp"],
+        "billing": ["127.0.0.1:6067:6067/tcp"],
+        "audit": ["127.0.0.1:6068:6068/tcp"],
+    }
+    wide = resolved_compose({"BIND_ADDRESS": "0.0.0.0", "KAFKA_PUBLISHED_PORT": "19092"})
+    assert wide["services"]["kafka"]["ports"] == ["0.0.0.0:19092:9092/tcp"]
+    listeners = wide["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert listeners == "PLAINTEXT://kafka:19092,HOST://localhost:19092"
+
+
+def test_without_passwords_docker_compose_refuses_with_a_clear_message(tmp_path: Path) -> None:
+    """No .env and no variables: compose stops before creating anything, and says why."""
+    text, project = for_compose_v1((ROOT / "compose.yml").read_text())
+    empty = tmp_path / "empty.env"
+    empty.touch()
+    env = {k: v for k, v in os.environ.items() if "PASSWORD" not in k}
+    argv = compose_argv(project, "--env-file", str(empty), "config", "-q")
+    result = subprocess.run(argv, input=text, env=env, capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "set POSTGRES_PASSWORD in .env (./fanout env writes one)" in result.stderr

@@ -8,6 +8,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from shared.local_only import crash_request
+
 READ_APIS = {
     "analytics": ("/api/minutes?minutes=1440",),
     "billing": ("/api/ledger",),
@@ -48,8 +50,7 @@ def metric(port: int, name: str) -> float:
 
 def arm_crash(port: int) -> bytes:
     """What `./fanout crash SERVICE` sends: POST /crash; returns the answer's body."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/crash", method="POST")
-    with urllib.request.urlopen(request, timeout=5) as answer:
+    with urllib.request.urlopen(crash_request(port), timeout=5) as answer:
         return bytes(answer.read())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from shared.polling import DeadlineExceeded, wait_for
 from tests.support.db import Db
@@ -116,8 +117,20 @@ def wait_db_up(p: ServiceProcess, up: bool, timeout: float = 60) -> None:
     )
 
 
+class Freezable(Protocol):
+    """What freezing needs of a process: a local one, or a compose container's main process."""
+
+    name: str
+
+    @property
+    def group(self) -> str: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def check_alive(self) -> None: ...
+
+
 def freeze_in_window(
-    db: Db, bootstrap: str, topic: str, p: ServiceProcess, timeout: float = 60
+    db: Db, bootstrap: str, topic: str, p: Freezable, timeout: float = 60
 ) -> tuple[Window, int] | None:
     """Freeze ``p`` (SIGSTOP) right after one of its batch transactions commits, before its
     offset commit: watch its session until a write transaction opens and ends, stop the
@@ -143,7 +156,7 @@ def freeze_in_window(
         watch.close()
 
 
-def window_if_frozen_inside(db: Db, bootstrap: str, topic: str, p: ServiceProcess) -> Window | None:
+def window_if_frozen_inside(db: Db, bootstrap: str, topic: str, p: Freezable) -> Window | None:
     """The window of a frozen ``p`` when it froze inside one: no transaction open, the
     database ahead of the broker. Resumes ``p`` if anything here fails."""
     try:

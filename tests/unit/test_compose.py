@@ -2,22 +2,61 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 import yaml
 
-from infra.compose import COMPOSE, INFRA_SERVICES, interpolate, load_specs, local_variables
+from infra.compose import (
+    COMPOSE,
+    INFRA_SERVICES,
+    LOCAL_ROLE_PASSWORDS,
+    MissingVariable,
+    interpolate,
+    load_specs,
+    local_variables,
+    required_variables,
+)
+from infra.paths import ROOT
 from services.registry import LAYOUT
 
 
 def test_interpolate_uses_value_then_default() -> None:
     assert interpolate("${A:-x}/${B:-y}", {"A": "a"}) == "a/y"
+    assert interpolate("${A:-x}", {"A": ""}) == "x"  # empty counts as unset, as in compose
     assert interpolate("plain", {}) == "plain"
 
 
+def test_interpolate_refuses_a_missing_required_variable() -> None:
+    assert interpolate("${P:?set P}", {"P": "v"}) == "v"
+    with pytest.raises(MissingVariable, match="P: set P in .env"):
+        interpolate("x ${P:?set P in .env} y", {})
+
+
+def test_compose_yml_holds_no_password() -> None:
+    """Every password is a required variable (from the environment or .env), none a value."""
+    assert required_variables() == {
+        "POSTGRES_PASSWORD",
+        "ANALYTICS_DB_PASSWORD",
+        "BILLING_DB_PASSWORD",
+        "AUDIT_DB_PASSWORD",
+        "READER_DB_PASSWORD",
+    }
+    text = (ROOT / "compose.yml").read_text()
+    for value in re.findall(r"PASSWORD: (\S+)", text):
+        assert value.startswith("${"), value
+    urls = re.findall(r"postgresql://(\w+):([^@\n]*)@", text)
+    assert len(urls) == 5  # init (superuser), publisher's reader, the three services
+    for user, password in urls:
+        assert password.startswith("${"), f"{user}'s password is written in compose.yml"
+
+
 def test_local_runner_points_services_at_local_stack() -> None:
-    variables = local_variables("127.0.0.1:29092", "127.0.0.1", 55433, 16066)
-    specs = {s.name: s for s in load_specs(variables)}
+    variables = local_variables("127.0.0.1:29092", "127.0.0.1", 55433, 16066, admin_password="pw")
+    specs = {s.name: s for s in load_specs({**LOCAL_ROLE_PASSWORDS, **variables})}
     assert list(specs) == ["init", "publisher", "analytics", "billing", "audit"]
     assert specs["init"].one_shot and not specs["billing"].one_shot
+    assert specs["init"].env["DATABASE_URL"] == "postgresql://postgres:pw@127.0.0.1:55433/fanout"
     billing = specs["billing"].env
     assert billing["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:29092"
     assert billing["DATABASE_URL"] == "postgresql://billing:billing@127.0.0.1:55433/fanout"

@@ -1,0 +1,79 @@
+"""Local hazards: a cross-site POST to the crash switch, and a clone PostgreSQL cannot enter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infra.postgres.server import RELOCATED, PostgresServer, postgres_can_enter
+from infra.stack import Stack
+from shared.local_only import ACTION_HEADER, crash_request
+from tests.support.kafka import new_topic
+from tests.support.processes import running_services
+
+
+def _post(port: int, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/crash", data=body, method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+def test_crash_switch_refuses_cross_site_posts_and_obeys_the_cli(stack: Stack) -> None:
+    topic = new_topic(stack.bootstrap, "crash-guard", 1)
+    with running_services(stack, topic, ("billing",)) as procs:
+        billing = procs["billing"]
+        billing.wait_assigned(1)
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, body = _post(billing.port, form, b"x=1")  # what any web page can send
+        assert (status, body["armed"]) == (403, False)
+        evil = {ACTION_HEADER: "crash", "Origin": "http://evil.example"}
+        status, body = _post(billing.port, evil)
+        assert (status, body) == (
+            403,
+            {"armed": False, "error": "Origin 'http://evil.example' is not this server"},
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{billing.port}/crash") as r:
+            assert json.loads(r.read()) == {"armed": False}
+        with urllib.request.urlopen(crash_request(billing.port), timeout=5) as r:
+            assert json.loads(r.read()) == {"armed": True}  # what `./fanout crash` sends
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_clone_in_a_folder_only_root_can_enter_starts_postgres(tmp_path: Path) -> None:
+    """Like a clone in root's home (mode 700): initdb and the server, run as `postgres`, get
+    a cluster folder they can reach; the state folder keeps the password and the log."""
+    private = tmp_path / "root-home"
+    private.mkdir(mode=0o700)
+    home = private / "fanout" / ".state" / "up" / "postgres"
+    assert not postgres_can_enter(home)
+    server = PostgresServer(home, _free_port())
+    try:
+        server.start()
+        assert server.cluster_dir.parent == RELOCATED
+        assert (server.data / "PG_VERSION").exists()
+        with psycopg.connect(server.url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("fanout",)
+        assert server.password_file.stat().st_mode & 0o777 == 0o600
+        assert private.stat().st_mode & 0o777 == 0o700  # nothing was opened up
+    finally:
+        server.stop()
+        shutil.rmtree(server.cluster_dir, ignore_errors=True)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(server.url, connect_timeout=2)
