@@ -15,7 +15,7 @@ from collections import Counter
 
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from infra.dlq import read_dead_letters, redrive
+from infra.dlq_ops import read_dead_letters, redrive
 from infra.paths import ROOT
 from infra.stack import Stack
 from shared.broker import admin_client

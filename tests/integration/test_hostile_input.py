@@ -19,7 +19,7 @@ from collections import Counter
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from infra.dlq import read_dead_letters
+from infra.dlq_ops import read_dead_letters
 from infra.paths import ROOT
 from infra.stack import Stack
 from shared.events import MAX_VALUE_BYTES

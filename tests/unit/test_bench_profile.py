@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.bench_profile import summarize
+from infra.bench.profile import summarize
 
 RAW = """\
 run (shared/app.py:10);step (shared/consumer.py:120);classify (shared/events.py:90) 6

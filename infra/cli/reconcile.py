@@ -1,4 +1,4 @@
-"""Read-side CLI commands: ``./fanout reconcile`` (published vs persisted vs committed).
+"""``./fanout reconcile``: what the broker says against what each service's schema says.
 
 Per service: published (sum of the topic's log-end offsets) against what became of each offset
 (applied, absorbed as a copy of an earlier event, or dead-lettered), the inbox against what was
@@ -183,7 +183,7 @@ def reconcile(
         ),
     ] = 0,
 ) -> None:
-    """Published vs persisted vs committed, per service and per partition.
+    """Published vs applied + copies + invalid vs committed, per service and partition.
 
     Exit 0 when every service is reconciled (published = applied + copies + invalid, inbox rows
     = applied + redriven, committed = log end on every partition), 1 on a gap, 2 when the

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from infra import cleanup
+from infra.compose import COMPOSE
+from infra.compose_v1 import docker_compose_config
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
 from infra.stack import Stack, redacted
@@ -30,8 +32,7 @@ def register(app: typer.Typer) -> None:
     app.command("env")(write_env)
     app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(test)
     app.command()(reset)
-    app.command()(restart)
-    app.command()(crash)
+    app.command("compose-check")(compose_check)
 
 
 def _print_where(sup: Supervisor) -> None:
@@ -187,49 +188,21 @@ def reset(
     console.print(f"deleted {home}")
 
 
-def _service_status(service: str) -> tuple[dict, dict]:
-    st = read_status(state_root() / "up")
-    if not st:
-        console.print("fanout is not running (`./fanout up`)")
-        raise typer.Exit(1)
-    svc = st.get("services", {}).get(service)
-    if svc is None:
-        console.print(f"no service {service!r}; running: {', '.join(st.get('services', {}))}")
-        raise typer.Exit(1)
-    return st, svc
-
-
-def _wait_new_pid(service: str, old_pid: int, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = read_status(state_root() / "up") or {}
-        pid = st.get("services", {}).get(service, {}).get("pid")
-        if pid and pid != old_pid:
-            return int(pid)
-        time.sleep(0.3)  # the supervisor restarts it within a couple of seconds
-    raise typer.Exit(1)
-
-
-def restart(
-    service: Annotated[str, typer.Argument(help="publisher, analytics, billing or audit")],
+def compose_check(
+    show: Annotated[
+        bool, typer.Option("--print", help="Also print the resolved configuration.")
+    ] = False,
 ) -> None:
-    """Stop SERVICE cleanly (SIGTERM: it finishes its batch); the supervisor starts it again."""
-    _, svc = _service_status(service)
-    os.kill(int(svc["pid"]), 15)
-    console.print(f"{service} restarted: pid {svc['pid']} -> {_wait_new_pid(service, svc['pid'])}")
+    """Validate compose.yml with docker-compose config (no engine needed); exit 1 if invalid.
 
-
-def crash(service: Annotated[str, typer.Argument(help="analytics, billing or audit")]) -> None:
-    """Make SERVICE die right after its next DB commit, before its offset commit.
-
-    The supervisor restarts it; the batch is redelivered and absorbed: watch its
-    duplicates-absorbed counter rise while its totals stay right.
+    Uses Debian's docker-compose 1.29 (installed when missing). It predates the top-level
+    `name:`, so that one key is passed as the project name (-p) instead.
     """
-    import urllib.request
-
-    from shared.local_only import crash_request
-
-    _, svc = _service_status(service)
-    urllib.request.urlopen(crash_request(svc["port"]), timeout=5).read()
-    console.print(f"{service}: crash armed; it dies after its next batch's DB commit")
-    console.print(f"{service}: restarted as pid {_wait_new_pid(service, svc['pid'])}")
+    result = docker_compose_config(quiet=not show)
+    if show:
+        typer.echo(result.stdout, nl=False)
+    if result.returncode != 0:
+        typer.echo(result.stderr, err=True, nl=False)
+        typer.echo(f"{COMPOSE.name}: INVALID", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{COMPOSE.name}: valid")

@@ -1,7 +1,7 @@
 """The database ceiling: one service's idempotent batch writes issued directly, no Kafka.
 
-Run as ``python -m infra.bench_db SERVICE COUNT BATCH`` (one process per service, in parallel,
-like the services); prints the seconds the writes took.
+Run as ``python -m infra.bench.db_ceiling SERVICE COUNT BATCH`` (one process per service, in
+parallel, like the services); prints the seconds the writes took.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from infra.cli_publish import default_bootstrap
-from infra.dlq import read_dead_letters, redrive
+from infra.cli.options import default_bootstrap
+from infra.dlq_ops import read_dead_letters, redrive
 from shared.settings import dlq_topic, redrive_topic
 from shared.text import printable
 

@@ -4,7 +4,7 @@ Reads ``multi-app-events`` from earliest and writes every event to its own table
 ``PostgreSQLSink`` (primary key ``event_id``, ``ON CONFLICT DO NOTHING``), at-least-once:
 Quix flushes the sink at each checkpoint, then commits the offsets. Everything else is the
 library's default. Runs in its own venv (requirements-quix.txt), so it imports nothing of ours:
-``python infra/peer/quix_app.py GROUP TABLE`` with KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
+``python infra/bench/peer/quix_app.py GROUP TABLE`` with KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL,
 EVENTS_TOPIC and QUIX_STATE_DIR set; SIGTERM stops it (Quix handles it).
 """
 
@@ -28,7 +28,7 @@ def main() -> None:
         consumer_group=group,
         auto_offset_reset="earliest",
         processing_guarantee="at-least-once",
-        # Quix's default (5 s) unless the bench says otherwise (bench_peers.py).
+        # Quix's default (5 s) unless the bench says otherwise (infra/bench/peers.py).
         commit_interval=float(os.environ.get("QUIX_COMMIT_INTERVAL", "5")),
         state_dir=os.environ["QUIX_STATE_DIR"],
         loglevel="WARNING",

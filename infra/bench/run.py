@@ -1,6 +1,6 @@
 """`./fanout bench`: on a private stack (.state/bench), a pre-filled backlog drained by fanout's
 three services, by the no-framework ceiling and (``--peer quix``) by a Quix Streams pipeline,
-each with fresh consumer groups and timed from outside (bench_clock); then publish→persisted
+each with fresh consumer groups and timed from outside (bench/clock.py); then publish→persisted
 latency at a fixed rate, peak RSS, and the database-only ceiling of our writes."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import psycopg
 
-from infra import bench_peers, bench_profile
-from infra.bench_clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
+from infra.bench import peers as bench_peers
+from infra.bench import profile as bench_profile
+from infra.bench.clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
 from infra.init import migrate
 from infra.settings import BenchStackSettings
 from infra.stack import Stack
@@ -115,7 +116,7 @@ def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
     specs = {s.name: s for s in Supervisor(stack).specs()}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "infra.bench_db", s, str(count), str(batch)],
+            [sys.executable, "-m", "infra.bench.db_ceiling", s, str(count), str(batch)],
             env={**stack.env(), **specs[s].env},
             stdout=subprocess.PIPE,
             text=True,

@@ -9,45 +9,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infra.settings import StackSettings
+from infra.cli.options import default_bootstrap
 from services.publisher.generator import events
 from services.publisher.producer import PublishResult, make_producer, publish
 
 console = Console()
 
 
-def default_bootstrap() -> str:
-    return f"127.0.0.1:{StackSettings().kafka_port}"
-
-
 def register(app: typer.Typer) -> None:
     app.command(name="publish")(publish_command)
-    app.command()(bench)
-
-
-def bench(
-    events_: Annotated[int, typer.Option("--events", "-n", min=1000)] = 100_000,
-    rate: Annotated[float, typer.Option(help="Fixed rate of the latency run (events/s).")] = 2000,
-    latency_events: Annotated[int, typer.Option(min=100)] = 10_000,
-    batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
-    peer: Annotated[
-        list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
-    ] = None,
-    profile: Annotated[
-        str | None, typer.Option(help="py-spy profile of one service while it drains.")
-    ] = None,
-) -> None:
-    """Drain a pre-filled backlog with fanout's services and the no-framework ceiling (and
-    --peer quix), then latency, memory and the database ceiling, on a private stack."""
-    from infra.bench import BenchOptions, run_bench
-    from infra.bench_report import report
-
-    if any(p != "quix" for p in peer or []):
-        raise typer.BadParameter("the only peer is quix")
-    if profile not in (None, "analytics", "billing", "audit"):
-        raise typer.BadParameter("--profile takes analytics, billing or audit")
-    opts = BenchOptions(events_, rate, latency_events, batch, tuple(peer or []), profile)
-    report(console, run_bench(opts))
 
 
 def publish_command(

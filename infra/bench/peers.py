@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg
 
 from infra import proc
-from infra.bench_clock import Procs
+from infra.bench.clock import Procs
 from infra.paths import ROOT, cache_dir
 from infra.stack import Stack
 
 COPIES = 3
-QUIX_REQUIREMENTS = ROOT / "infra" / "peer" / "requirements-quix.txt"
-QUIX_APP = ROOT / "infra" / "peer" / "quix_app.py"
+QUIX_REQUIREMENTS = ROOT / "infra" / "bench" / "peer" / "requirements-quix.txt"
+QUIX_APP = ROOT / "infra" / "bench" / "peer" / "quix_app.py"
 # Quix's own default checkpoint (5 s): the peer as its users get it. A 1 s checkpoint costs it
 # ~25% more CPU per event (smaller transactions) and was not faster here.
 QUIX_COMMIT_INTERVAL_S = "5"
@@ -70,7 +70,7 @@ def spawn_ceiling(stack: Stack, pipeline: str = "ceiling") -> Procs:
     procs = {}
     for i, group in enumerate(groups(pipeline), 1):
         table = f"{pipeline.replace('-', '_')}_events_{i}"
-        argv = [sys.executable, "-m", "infra.bench_ceiling", group, table]
+        argv = [sys.executable, "-m", "infra.bench.ceiling", group, table]
         log = stack.home / "logs" / f"{pipeline}-{i}.log"
         procs[f"{pipeline}-{i}"] = proc.spawn(argv, log, stack.env(), cwd=ROOT)
     return procs

@@ -5,7 +5,7 @@ confluent-kafka ``consume(5000)`` → orjson → binary ``COPY`` into a per-conn
 ``INSERT … SELECT … ON CONFLICT DO NOTHING`` → DB commit → offset commit (synchronous).
 At-least-once and idempotent like our services; no validation, dead letters, conflict
 detection, progress or handler tables. Run as
-``python -m infra.bench_ceiling GROUP TABLE`` with KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL and
+``python -m infra.bench.ceiling GROUP TABLE`` with KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL and
 EVENTS_TOPIC set; it runs until SIGTERM.
 """
 

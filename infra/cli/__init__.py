@@ -1,10 +1,10 @@
-"""``./fanout``: run, test and operate the platform."""
+"""``./fanout``: run, test and operate the platform; one module per command group."""
 
 from __future__ import annotations
 
 import typer
 
-from infra import cli_dlq, cli_ops, cli_publish, cli_read, cli_stack
+from infra.cli import bench, control, dlq, groups, publish, reconcile, stack, topics
 
 app = typer.Typer(
     help="fanout: one publisher, one Kafka topic, three idempotent services on PostgreSQL.",
@@ -12,16 +12,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-cli_stack.register(app)
-cli_ops.register(app)
-cli_read.register(app)
-cli_publish.register(app)
-cli_dlq.register(app)
+for module in (stack, control, topics, groups, reconcile, dlq, publish, bench):
+    module.register(app)
 
 
 def main() -> None:
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@ import os
 from rich.console import Console
 from rich.table import Table
 
-from infra.bench import BenchResult
+from infra.bench.run import BenchResult
 
 LABELS = {
     "fanout": "fanout (3 services)",

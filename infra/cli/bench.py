@@ -1,0 +1,39 @@
+"""`./fanout bench`: throughput against a peer and a ceiling, latency, memory, CPU per event."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from infra.cli.options import console
+from services.registry import SERVICES
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(bench)
+
+
+def bench(
+    events_: Annotated[int, typer.Option("--events", "-n", min=1000)] = 100_000,
+    rate: Annotated[float, typer.Option(help="Fixed rate of the latency run (events/s).")] = 2000,
+    latency_events: Annotated[int, typer.Option(min=100)] = 10_000,
+    batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
+    peer: Annotated[
+        list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="py-spy profile of one service while it drains.")
+    ] = None,
+) -> None:
+    """Drain a pre-filled backlog with fanout's services and the no-framework ceiling (and
+    --peer quix), then latency, memory and the database ceiling, on a private stack."""
+    from infra.bench.report import report
+    from infra.bench.run import BenchOptions, run_bench
+
+    if any(p != "quix" for p in peer or []):
+        raise typer.BadParameter("the only peer is quix")
+    if profile is not None and profile not in SERVICES:
+        raise typer.BadParameter(f"--profile takes one of {', '.join(SERVICES)}")
+    opts = BenchOptions(events_, rate, latency_events, batch, tuple(peer or []), profile)
+    report(console(), run_bench(opts))

@@ -1,0 +1,145 @@
+"""`./fanout topics` and `./fanout tail`: the fanout twins of kafka-topics and
+kafka-console-consumer, pointed at the `./fanout up` broker unless told otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from aiokafka import ConsumerRecord
+from rich.table import Table
+
+from infra import broker_ops
+from infra.cli.options import (
+    BootstrapOption,
+    DescribeByDefault,
+    bootstrap_of,
+    console,
+    run_broker,
+)
+
+topics_app = typer.Typer(
+    cls=DescribeByDefault,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    help="List topics; `topics TOPIC` (or `topics describe TOPIC`) shows its partitions.",
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(topics_app, name="topics")
+    app.command()(tail)
+
+
+# --- topics ---------------------------------------------------------------------------------
+
+
+@topics_app.callback()
+def topics(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Include internal topics.")] = False,
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """List topics with partitions and replication factor (like `kafka-topics --list`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    server = bootstrap_of(ctx, bootstrap)
+    rows = run_broker(broker_ops.list_topics(server, include_internal=all_), server)
+    table = Table(title=f"topics on {server}")
+    for col in ("topic", "partitions", "replication"):
+        table.add_column(col, justify="left" if col == "topic" else "right")
+    for t in rows:
+        table.add_row(t.name, str(t.partitions), str(t.replication))
+    console().print(table)
+
+
+@topics_app.command("describe")
+def describe_topic(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="Topic name.")],
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """Per partition: leader, replicas, in-sync replicas, earliest and log-end offsets."""
+    server = bootstrap_of(ctx, bootstrap)
+    rows = run_broker(broker_ops.describe_topic(server, topic), server)
+    table = Table(title=f"{topic} ({len(rows)} partitions)")
+    for col in ("partition", "leader", "replicas", "isr", "earliest", "log-end"):
+        table.add_column(col, justify="right")
+    for p in rows:
+        table.add_row(
+            str(p.partition),
+            str(p.leader),
+            ",".join(map(str, p.replicas)),
+            ",".join(map(str, p.isr)),
+            str(p.earliest),
+            str(p.log_end),
+        )
+    console().print(table)
+    console().print(f"offsets retained: {sum(p.log_end - p.earliest for p in rows)}")
+
+
+# --- tail -----------------------------------------------------------------------------------
+
+
+def _text(raw: bytes | None) -> str:
+    return "-" if raw is None else raw.decode("utf-8", errors="replace")
+
+
+def format_record(record: ConsumerRecord[bytes, bytes]) -> str:
+    """One line per event: partition, offset, key, timestamp (UTC), value."""
+    when = datetime.fromtimestamp(record.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
+    return (
+        f"partition={record.partition} offset={record.offset} key={_text(record.key)} "
+        f"timestamp={when.replace('+00:00', 'Z')} {_text(record.value)}"
+    )
+
+
+def tail(
+    ctx: typer.Context,
+    topic: Annotated[str, typer.Argument(help="Topic to read.")],
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the earliest offset, not the end.")
+    ] = False,
+    max_events: Annotated[
+        int | None, typer.Option("--max", min=1, help="Stop after this many events.")
+    ] = None,
+    partition: Annotated[
+        int | None, typer.Option("--partition", min=0, help="Only this partition.")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.1, help="Stop after this many seconds without events."),
+    ] = None,
+    bootstrap: BootstrapOption = None,
+) -> None:
+    """Print a topic's events, like kafka-console-consumer.
+
+    One line per event: partition, offset, key, timestamp (UTC), value.
+
+    No consumer group: it reads by manual assignment and commits nothing.
+
+    Stops after --max events, after --timeout seconds without one, or on Ctrl-C.
+    """
+    server = bootstrap_of(ctx, bootstrap)
+    shown = 0
+
+    def show(record: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal shown
+        typer.echo(format_record(record))  # plain echo: event JSON is not rich markup
+        shown += 1
+
+    job = broker_ops.tail(
+        server,
+        topic,
+        show,
+        from_beginning=from_beginning,
+        partition=partition,
+        max_events=max_events,
+        idle_timeout=timeout,
+    )
+    # Ctrl-C: asyncio.run cancels the reader, whose finally has already stopped the consumer.
+    with contextlib.suppress(KeyboardInterrupt):
+        run_broker(job, server)
+    typer.echo(f"processed {shown} events", err=True)
