@@ -17,8 +17,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery, Rejected
+from shared.staging import Stage, StagedInsert
 
 COLUMNS = ("event_id", "fingerprint", "partition", "kafka_offset", "event_time")
 
@@ -36,12 +36,14 @@ class Claim:
 
 
 @cache
-def _insert(inbox: sa.Table) -> sa.Executable:
-    return (
-        bulk_insert(inbox, COLUMNS)
+def _claim(inbox: sa.Table) -> StagedInsert:
+    stage = Stage(inbox, COLUMNS)
+    statement = (
+        stage.insert()
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(inbox.c.event_id)
     )
+    return StagedInsert(stage, statement, returns=True)
 
 
 async def claim(conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Delivery]) -> Claim:
@@ -56,15 +58,10 @@ async def claim(conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Del
     prints = {i: fingerprint(d.raw) for i, d in first.items()}
     inserted: set[UUID] = set()
     if first:
-        batch = list(first.values())
-        params = arrays(
-            event_id=first,
-            fingerprint=prints.values(),
-            partition=(d.partition for d in batch),
-            kafka_offset=(d.offset for d in batch),
-            event_time=(d.event.occurred_at for d in batch),
+        rows = (
+            (i, prints[i], d.partition, d.offset, d.event.occurred_at) for i, d in first.items()
         )
-        inserted = set((await conn.execute(_insert(inbox), params)).scalars())
+        inserted = {i for (i,) in await _claim(inbox).execute(conn, rows)}
     out = Claim(new=[d for i, d in first.items() if i in inserted])
     seen = [d for i, d in first.items() if i not in inserted]
     stored = {**await _stored_prints(conn, inbox, seen), **{i: prints[i] for i in inserted}}

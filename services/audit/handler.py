@@ -9,13 +9,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.audit.tables import deliveries, events
-from shared.bulk import arrays, bulk_insert, unnest
+from shared.bulk import arrays, unnest
 from shared.events import Delivery
+from shared.staging import staged_insert
 
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
-INSERT = bulk_insert(events, COLUMNS)
-RECORD_DELIVERIES = bulk_insert(
-    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied")
+INSERT = staged_insert(events, COLUMNS)
+# In the order they came: the search shows an event's deliveries by this table's id.
+RECORD_DELIVERIES = staged_insert(
+    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied"), ordered=True
 )
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
 COUNT_REDELIVERY = (
@@ -29,28 +31,14 @@ async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
 ) -> None:
     if new:
-        await conn.execute(
-            INSERT,
-            arrays(
-                event_id=(d.event.event_id for d in new),
-                event_type=(d.event.event_type for d in new),
-                payload=(d.raw.decode() for d in new),
-                topic=(d.topic for d in new),
-                partition=(d.partition for d in new),
-                kafka_offset=(d.offset for d in new),
-            ),
+        rows = (
+            (d.event.event_id, d.event.event_type, d.raw.decode(), d.topic, d.partition, d.offset)
+            for d in new
         )
-    every = [*new, *duplicates]
-    await conn.execute(
-        RECORD_DELIVERIES,
-        arrays(
-            event_id=(d.event.event_id for d in every),
-            topic=(d.topic for d in every),
-            partition=(d.partition for d in every),
-            kafka_offset=(d.offset for d in every),
-            applied=[True] * len(new) + [False] * len(duplicates),
-        ),
-    )
+        await INSERT.execute(conn, rows)
+    deliveries = [(d.event.event_id, d.topic, d.partition, d.offset, True) for d in new]
+    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in duplicates]
+    await RECORD_DELIVERIES.execute(conn, deliveries)
     # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
     repeats = Counter(d.event.event_id for d in duplicates)
     if repeats:

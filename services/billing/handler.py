@@ -11,12 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.billing.tables import balances, ledger
 from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery, Event
+from shared.staging import staged_insert
 
 # Used when a buy/sell event carries no amount (the seed's events never do).
 PRICES = {"buy": Decimal("10.00"), "sell": Decimal("8.00")}
 ANONYMOUS = "anonymous"
 
-LEDGER_INSERT = bulk_insert(ledger, ("event_id", "user_id", "event_type", "amount", "event_time"))
+# Staged in order: seq follows offset order within each partition (per-user order).
+LEDGER_INSERT = staged_insert(
+    ledger, ("event_id", "user_id", "event_type", "amount", "event_time"), ordered=True
+)
 _stmt = bulk_insert(balances, ("user_id", "balance", "entries"))
 BALANCE_UPSERT = _stmt.on_conflict_do_update(
     index_elements=["user_id"],
@@ -42,17 +46,11 @@ async def handle(
         return
     users = [e.user_id or ANONYMOUS for e in billable]
     amounts = [entry_amount(e) for e in billable]
-    # Unnest keeps array order, so seq follows offset order within each partition.
-    await conn.execute(
-        LEDGER_INSERT,
-        arrays(
-            event_id=(e.event_id for e in billable),
-            user_id=users,
-            event_type=(e.event_type for e in billable),
-            amount=amounts,
-            event_time=(e.occurred_at for e in billable),
-        ),
+    rows = (
+        (e.event_id, user, e.event_type, amount, e.occurred_at)
+        for e, user, amount in zip(billable, users, amounts, strict=True)
     )
+    await LEDGER_INSERT.execute(conn, rows)
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
     for user, amount in zip(users, amounts, strict=True):
         totals[user][0] += amount
