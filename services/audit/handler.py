@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.audit.tables import deliveries, events
 from shared.bulk import arrays, unnest
 from shared.events import Delivery
-from shared.staging import staged_insert
+from shared.staging import DirectCopy
 
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
-INSERT = staged_insert(events, COLUMNS)
-# In the order they came: the search shows an event's deliveries by this table's id.
-RECORD_DELIVERIES = staged_insert(
-    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied"), ordered=True
+# Straight in: the inbox has already told new events from seen ones. Deliveries keep the
+# order they came in (the search lists an event's deliveries by this table's id).
+INSERT = DirectCopy(events, COLUMNS)
+RECORD_DELIVERIES = DirectCopy(
+    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied")
 )
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
 COUNT_REDELIVERY = (

@@ -11,16 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.billing.tables import balances, ledger
 from shared.bulk import arrays, bulk_insert
 from shared.events import Delivery, Event
-from shared.staging import staged_insert
+from shared.staging import DirectCopy
 
 # Used when a buy/sell event carries no amount (the seed's events never do).
 PRICES = {"buy": Decimal("10.00"), "sell": Decimal("8.00")}
 ANONYMOUS = "anonymous"
 
-# Staged in order: seq follows offset order within each partition (per-user order).
-LEDGER_INSERT = staged_insert(
-    ledger, ("event_id", "user_id", "event_type", "amount", "event_time"), ordered=True
-)
+# Straight in, in order: the inbox let only new events through, and seq follows the rows'
+# order, so offset order within each partition (per-user order).
+LEDGER_INSERT = DirectCopy(ledger, ("event_id", "user_id", "event_type", "amount", "event_time"))
 _stmt = bulk_insert(balances, ("user_id", "balance", "entries"))
 BALANCE_UPSERT = _stmt.on_conflict_do_update(
     index_elements=["user_id"],
