@@ -55,16 +55,19 @@ async def claim(conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Del
             repeats.append(d)
         else:
             first[d.event.event_id] = d
-    prints = {i: fingerprint(d.raw) for i, d in first.items()}
-    inserted: set[UUID] = set()
-    if first:
-        rows = (
-            (i, prints[i], d.partition, d.offset, d.event.occurred_at) for i, d in first.items()
-        )
-        inserted = {i for (i,) in await _claim(inbox).execute(conn, rows)}
+    if not first:
+        return Claim()
+    rows = [
+        (i, fingerprint(d.raw), d.partition, d.offset, d.event.occurred_at)
+        for i, d in first.items()
+    ]
+    inserted = {i for (i,) in await _claim(inbox).execute(conn, rows)}
+    if len(inserted) == len(rows) and not repeats:  # the usual batch: every event new
+        return Claim(new=list(first.values()))
     out = Claim(new=[d for i, d in first.items() if i in inserted])
     seen = [d for i, d in first.items() if i not in inserted]
-    stored = {**await _stored_prints(conn, inbox, seen), **{i: prints[i] for i in inserted}}
+    stored = {row[0]: row[1] for row in rows if row[0] in inserted}
+    stored.update(await _stored_prints(conn, inbox, seen))
     for d in seen + repeats:
         if fingerprint(d.raw) == stored[d.event.event_id]:
             out.absorbed.append(d)

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from itertools import groupby
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import Insert
@@ -74,6 +75,10 @@ class Outcome:
         return self
 
 
+def _partition(d: Delivery) -> Key:
+    return d.topic, d.partition
+
+
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None or (b is not None and b > a) else a
 
@@ -103,11 +108,13 @@ async def record(
     """Tally the transaction and add it to the progress rows; the caller commits."""
     out = Outcome(claim.new, claim.absorbed, letters)
     parts = out.partitions
-    for d in claim.new:
-        t = parts[(d.topic, d.partition)]
-        t.processed += 1
-        t.last_offset = max(t.last_offset, d.offset)
-        t.last_event_time = _later(t.last_event_time, d.event.occurred_at)
+    # A batch comes partition by partition: one tally per run of events, not per event.
+    for key, run in groupby(claim.new, key=_partition):
+        events = list(run)
+        t = parts[key]
+        t.processed += len(events)
+        t.last_offset = max(t.last_offset, max(d.offset for d in events))
+        t.last_event_time = _later(t.last_event_time, max(d.event.occurred_at for d in events))
     # Read after the inbox claim: a concurrent writer of these partitions has committed by now.
     persisted = await persisted_offsets(conn, progress) if claim.absorbed else {}
     for d in claim.absorbed:
