@@ -57,6 +57,15 @@ def create_service_app(
     engine = async_engine(settings.database_url, settings.db_pool_size)
     consumer = BatchConsumer(settings, definition, engine, stats)
     app.service(consumer)
+    register_operations(app, settings, stats, consumer)
+    dashboard.register_service(app, settings, stats, consumer, engine, definition, layout)
+    return app
+
+
+def register_operations(
+    app: faust.App, settings: ServiceSettings, stats: ServiceStats, consumer: BatchConsumer
+) -> None:
+    """``/health``, ``/metrics`` and the crash switch ``/crash``."""
 
     @app.page("/health")
     async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
@@ -90,9 +99,6 @@ def create_service_app(
                 return self.json({"armed": consumer.crash_requested, "error": refused}, status=403)
             consumer.crash_requested = True
             return self.json({"armed": True})
-
-    dashboard.register_service(app, settings, stats, consumer, engine, definition, layout)
-    return app
 
 
 def run(app: faust.App) -> None:

@@ -15,6 +15,9 @@ until it stands alone, so only it is dead-lettered, in O(log n) transactions, pa
 kept. What the dead-letter path stores or sends is made to fit (``shared.dead_letters``): no
 input can stall a partition.
 
+One file on purpose (a little over 250 lines): the steps, what an exception does to them, and
+the consumer's lifecycle are read together.
+
 Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
 per-event stream path (~80 µs per event) would cap a process near 12k events/s; here a batch
 costs one decode per event and a handful of SQL statements.
@@ -37,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared import broker, dead_letters, inbox, progress
 from shared.db import while_db_unavailable
-from shared.dead_letters import DeadLetterSender
+from shared.dead_letter_topic import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
 from shared.progress import Outcome
 from shared.service import ServiceDefinition

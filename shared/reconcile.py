@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from shared.broker import BrokerError, admin_client, group_offsets, offsets_client, topic_metadata
-from shared.readside import ServiceState
+from shared.readside import PartitionProgress, ServiceState
 
 BROKER_TIMEOUT_S = 5.0
 
@@ -175,3 +176,42 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
         redriven=state.redriven,
         partitions=parts,
     )
+
+
+def partition_rows(
+    facts: BrokerFacts,
+    group: str,
+    progress: dict[int, PartitionProgress] | None,
+    owned: set[int],
+) -> list[dict[str, Any]]:
+    """Per partition, what the broker and the database each know (a service page's table);
+    None where one side is down."""
+    now = datetime.now(UTC)
+    rows = []
+    for p in sorted(set(facts.log_end) | set(progress or {})):
+        prog = (progress or {}).get(p)
+        row: dict[str, Any] = {"partition": p, "owned": p in owned, **_database_side(prog)}
+        row.update(dict.fromkeys(("log_end", "committed", "lag", "window", "time_lag_s")))
+        if p in facts.log_end:
+            rec = PartitionRecon(
+                p,
+                facts.log_end[p],
+                facts.committed.get(group, {}).get(p),
+                row["persisted_offset"],
+                row["last_event_time"],
+            )
+            row.update(
+                log_end=rec.log_end,
+                committed=rec.committed,
+                lag=rec.lag,
+                time_lag_s=rec.time_lag(now),
+            )
+            if progress is not None:  # without the database the window is unknown, not 0
+                row["window"] = rec.window
+        rows.append(row)
+    return rows
+
+
+def _database_side(prog: PartitionProgress | None) -> dict[str, Any]:
+    names = ("persisted_offset", "processed", "duplicates", "invalid", "last_event_time")
+    return {n: getattr(prog, n) if prog else None for n in names}

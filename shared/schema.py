@@ -30,7 +30,13 @@ class ConsumerTables:
 
 
 def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
-    inbox = sa.Table(
+    return ConsumerTables(
+        _inbox(schema, metadata), _progress(schema, metadata), _dead_letters(schema, metadata)
+    )
+
+
+def _inbox(schema: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "inbox",
         metadata,
         sa.Column("event_id", sa.Uuid, primary_key=True),
@@ -43,7 +49,10 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         ),
         schema=schema,
     )
-    progress = sa.Table(
+
+
+def _progress(schema: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "progress",
         metadata,
         sa.Column("topic", sa.Text, primary_key=True),
@@ -59,7 +68,10 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         ),
         schema=schema,
     )
-    dead_letters = sa.Table(
+
+
+def _dead_letters(schema: str, metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "dead_letters",
         metadata,
         sa.Column("topic", sa.Text, primary_key=True),
@@ -78,4 +90,3 @@ def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
         sa.Column("payload_sha256", sa.LargeBinary),
         schema=schema,
     )
-    return ConsumerTables(inbox, progress, dead_letters)

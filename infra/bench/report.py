@@ -19,6 +19,12 @@ LABELS = {
 
 def report(console: Console, r: BenchResult) -> None:
     console.print(f"published {r.events:,} events (acks=all): {r.publish_events_per_s:,.0f}/s")
+    drains(console, r)
+    ratios(console, r)
+    others(console, r)
+
+
+def drains(console: Console, r: BenchResult) -> None:
     table = Table(title=f"Draining {r.events:,} events, three fresh groups per pipeline")
     table.add_column("pipeline")
     for col in ("events/s fanned out", "seconds (wall)", "stagger s", "CPU µs/event"):
@@ -38,6 +44,9 @@ def report(console: Console, r: BenchResult) -> None:
         breakdown.append(f"  {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()))
     console.print(table)
     console.print("CPU µs per fanned-out event, by process:", *breakdown, sep="\n")
+
+
+def ratios(console: Console, r: BenchResult) -> None:
     console.print("ratios, same run and stack (rate; in brackets: by CPU per event, theirs/ours):")
     if r.ratio_to_quix is not None:
         console.print(
@@ -47,6 +56,9 @@ def report(console: Console, r: BenchResult) -> None:
         f"  fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold] ({r.cpu_ratio_to_ceiling:.2f});"
         " ceiling: the mean of its drains before and after fanout's"
     )
+
+
+def others(console: Console, r: BenchResult) -> None:
     parts = ", ".join(f"{k} {v:.0f}" for k, v in r.cpu_us_per_event.items())
     total = sum(r.cpu_us_per_event.values())
     console.print(

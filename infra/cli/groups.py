@@ -10,8 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from infra import broker_ops
-from infra.broker_ops import OffsetMove, PartitionLag, ResetTarget
+from infra import groups_ops
 from infra.cli.options import (
     BootstrapOption,
     DescribeByDefault,
@@ -20,6 +19,7 @@ from infra.cli.options import (
     offset_text,
     run_broker,
 )
+from infra.groups_ops import OffsetMove, PartitionLag, ResetTarget
 
 groups_app = typer.Typer(
     cls=DescribeByDefault,
@@ -43,7 +43,7 @@ def groups(ctx: typer.Context, bootstrap: BootstrapOption = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     server = bootstrap_of(ctx, bootstrap)
-    rows = run_broker(broker_ops.list_groups(server), server)
+    rows = run_broker(groups_ops.list_groups(server), server)
     table = Table(title=f"consumer groups on {server}")
     for col in ("group", "state", "members"):
         table.add_column(col, justify="right" if col == "members" else "left")
@@ -83,7 +83,7 @@ def describe_group(
     Like kafka-consumer-groups --describe. Lag is "-" where the group never committed.
     """
     server = bootstrap_of(ctx, bootstrap)
-    info, rows = run_broker(broker_ops.group_lag(server, group), server)
+    info, rows = run_broker(groups_ops.group_lag(server, group), server)
     out = console()
     out.print(_lag_table(group, info.state, rows))
     total = sum(r.lag for r in rows if r.lag is not None)
@@ -159,11 +159,11 @@ def reset_offsets(
     target = _target(to_earliest, to_latest, to_datetime)
     server = bootstrap_of(ctx, bootstrap)
     out = console()
-    run_broker(broker_ops.ensure_group_idle(server, group), server)
-    moves = run_broker(broker_ops.plan_reset(server, group, topic, target), server)
+    run_broker(groups_ops.ensure_group_idle(server, group), server)
+    moves = run_broker(groups_ops.plan_reset(server, group, topic, target), server)
     out.print(_plan_table(group, topic, moves))
     if not execute:
         out.print("dry run: nothing changed (add --execute to apply)")
         return
-    run_broker(broker_ops.apply_reset(server, group, topic, moves), server)
+    run_broker(groups_ops.apply_reset(server, group, topic, moves), server)
     out.print(escape(f"committed new offsets for group {group} on {topic}"))

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from infra.cli.options import BootstrapOption, default_bootstrap
 from infra.settings import StackSettings
 from infra.stack import Stack
 from services.registry import SERVICES
@@ -144,44 +145,40 @@ def partitions_table(recons: list[ServiceRecon]) -> Table:
     return table
 
 
+Services = Annotated[
+    list[str] | None, typer.Argument(help="Services to reconcile.", show_default="all three")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="A role that can read the services' schemas.",
+        show_default="$READER_DATABASE_URL, else the ./fanout up database as fanout_reader",
+    ),
+]
+Topic = Annotated[
+    str | None, typer.Option("--topic", show_default="multi-app-events", help="The events topic.")
+]
+Groups = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--group",
+        help="SERVICE=GROUP when a service's consumer group is not its name (repeatable).",
+    ),
+]
+Wait = Annotated[
+    float,
+    typer.Option("--wait", min=0, help="Poll until reconciled or this many seconds have passed."),
+]
+
+
 def reconcile(
-    services: Annotated[
-        list[str] | None,
-        typer.Argument(help="Services to reconcile.", show_default="all three"),
-    ] = None,
-    bootstrap: Annotated[
-        str | None,
-        typer.Option(
-            "--bootstrap",
-            help="Kafka bootstrap servers.",
-            show_default="127.0.0.1:$FANOUT_KAFKA_PORT (9092), the ./fanout up broker",
-        ),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            "--database-url",
-            help="A role that can read the three schemas.",
-            show_default="$READER_DATABASE_URL, else the ./fanout up database as fanout_reader",
-        ),
-    ] = None,
-    topic: Annotated[
-        str | None,
-        typer.Option("--topic", show_default="multi-app-events", help="The events topic."),
-    ] = None,
-    group: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--group",
-            help="SERVICE=GROUP when a service's consumer group is not its name (repeatable).",
-        ),
-    ] = None,
-    wait: Annotated[
-        float,
-        typer.Option(
-            "--wait", min=0, help="Poll until reconciled or this many seconds have passed."
-        ),
-    ] = 0,
+    services: Services = None,
+    bootstrap: BootstrapOption = None,
+    database_url: DatabaseUrl = None,
+    topic: Topic = None,
+    group: Groups = None,
+    wait: Wait = 0,
 ) -> None:
     """Published vs applied + copies + invalid vs committed, per service and partition.
 
@@ -190,16 +187,21 @@ def reconcile(
     broker or the database cannot be read.
     """
     settings = StackSettings()
-    server = bootstrap or f"127.0.0.1:{settings.kafka_port}"
     url = database_url or Stack(settings, "up").reader_url
     name = topic or settings.topic
     groups = parse_groups(group, services)
+    server = bootstrap or default_bootstrap()
     recons, error = asyncio.run(poll_until_reconciled(server, url, name, groups, wait))
-    console = _console()
     if recons is None:
-        console.print(f"[red]cannot reconcile:[/] {error}", highlight=False)
+        _console().print(f"[red]cannot reconcile:[/] {error}", highlight=False)
         raise typer.Exit(EXIT_UNREADABLE)
-    console.print(services_table(recons, name))
+    show(recons, name, wait)
+
+
+def show(recons: list[ServiceRecon], topic: str, wait: float) -> None:
+    """The tables, then each gap; exits EXIT_GAP when there is one."""
+    console = _console()
+    console.print(services_table(recons, topic))
     console.print(partitions_table(recons))
     gaps = [r for r in recons if not r.reconciled]
     for r in gaps:

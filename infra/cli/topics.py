@@ -11,7 +11,7 @@ import typer
 from aiokafka import ConsumerRecord
 from rich.table import Table
 
-from infra import broker_ops
+from infra import topics_ops
 from infra.cli.options import (
     BootstrapOption,
     DescribeByDefault,
@@ -19,6 +19,7 @@ from infra.cli.options import (
     console,
     run_broker,
 )
+from shared.text import printable
 
 topics_app = typer.Typer(
     cls=DescribeByDefault,
@@ -46,7 +47,7 @@ def topics(
     if ctx.invoked_subcommand is not None:
         return
     server = bootstrap_of(ctx, bootstrap)
-    rows = run_broker(broker_ops.list_topics(server, include_internal=all_), server)
+    rows = run_broker(topics_ops.list_topics(server, include_internal=all_), server)
     table = Table(title=f"topics on {server}")
     for col in ("topic", "partitions", "replication"):
         table.add_column(col, justify="left" if col == "topic" else "right")
@@ -63,7 +64,7 @@ def describe_topic(
 ) -> None:
     """Per partition: leader, replicas, in-sync replicas, earliest and log-end offsets."""
     server = bootstrap_of(ctx, bootstrap)
-    rows = run_broker(broker_ops.describe_topic(server, topic), server)
+    rows = run_broker(topics_ops.describe_topic(server, topic), server)
     table = Table(title=f"{topic} ({len(rows)} partitions)")
     for col in ("partition", "leader", "replicas", "isr", "earliest", "log-end"):
         table.add_column(col, justify="right")
@@ -82,36 +83,50 @@ def describe_topic(
 
 # --- tail -----------------------------------------------------------------------------------
 
+VALUE_CHARS = 10_000  # of one key or value: an oversize event must not flood the terminal
+
 
 def _text(raw: bytes | None) -> str:
-    return "-" if raw is None else raw.decode("utf-8", errors="replace")
+    """A key or value as one line a terminal shows literally (control characters escaped)."""
+    return "-" if raw is None else printable(raw.decode("utf-8", errors="replace"), VALUE_CHARS)
+
+
+def _when(timestamp_ms: int) -> str:
+    try:
+        when = datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+    except (OverflowError, ValueError, OSError):  # a producer may stamp anything
+        return str(timestamp_ms)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def format_record(record: ConsumerRecord[bytes, bytes]) -> str:
     """One line per event: partition, offset, key, timestamp (UTC), value."""
-    when = datetime.fromtimestamp(record.timestamp / 1000, UTC).isoformat(timespec="milliseconds")
     return (
         f"partition={record.partition} offset={record.offset} key={_text(record.key)} "
-        f"timestamp={when.replace('+00:00', 'Z')} {_text(record.value)}"
+        f"timestamp={_when(record.timestamp)} {_text(record.value)}"
     )
+
+
+FromBeginning = Annotated[
+    bool, typer.Option("--from-beginning", help="Start at the earliest offset, not the end.")
+]
+MaxEvents = Annotated[int | None, typer.Option("--max", min=1, help="Stop after this many events.")]
+OnePartition = Annotated[
+    int | None, typer.Option("--partition", min=0, help="Only this partition.")
+]
+IdleTimeout = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.1, help="Stop after this many seconds without events."),
+]
 
 
 def tail(
     ctx: typer.Context,
     topic: Annotated[str, typer.Argument(help="Topic to read.")],
-    from_beginning: Annotated[
-        bool, typer.Option("--from-beginning", help="Start at the earliest offset, not the end.")
-    ] = False,
-    max_events: Annotated[
-        int | None, typer.Option("--max", min=1, help="Stop after this many events.")
-    ] = None,
-    partition: Annotated[
-        int | None, typer.Option("--partition", min=0, help="Only this partition.")
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0.1, help="Stop after this many seconds without events."),
-    ] = None,
+    from_beginning: FromBeginning = False,
+    max_events: MaxEvents = None,
+    partition: OnePartition = None,
+    timeout: IdleTimeout = None,
     bootstrap: BootstrapOption = None,
 ) -> None:
     """Print a topic's events, like kafka-console-consumer.
@@ -130,7 +145,7 @@ def tail(
         typer.echo(format_record(record))  # plain echo: event JSON is not rich markup
         shown += 1
 
-    job = broker_ops.tail(
+    job = topics_ops.tail(
         server,
         topic,
         show,

@@ -22,12 +22,18 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
     engine = async_engine(url, pool_size=2) if url else None
     groups = {name: settings.consumer_groups.get(name, name) for name in LAYOUT.service_names}
     view = Overview(settings, groups, engine, counters)
-    pages = Pages(WEB)
-    topic = settings.events_topic
 
     @app.timer(1.0)
     async def sample_sent() -> None:
         view.sample()
+
+    register_pages(app, view)
+    register_api(app, view)
+    register_static(app, WEB)
+
+
+def register_pages(app: faust.App, view: Overview) -> None:
+    pages, topic = Pages(WEB), view.settings.events_topic
 
     @app.page("/", name="publisher_page")
     async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
@@ -43,6 +49,8 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
             web, "overview.html", title="overview", page="overview", nav=links, topic=topic
         )
 
+
+def register_api(app: faust.App, view: Overview) -> None:
     @app.page("/api/publisher", name="api_publisher")
     async def publisher(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         facts = await view.broker()
@@ -59,5 +67,3 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
     @app.page("/api/overview", name="api_overview")
     async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return json_response(web, await view.overview())
-
-    register_static(app, WEB)

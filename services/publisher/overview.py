@@ -21,7 +21,7 @@ from services.registry import LAYOUT
 from shared import readside
 from shared.dashboard.http import Cached, ReadFailed, guarded
 from shared.readside import ServiceState
-from shared.reconcile import BrokerFacts, broker_facts, reconcile
+from shared.reconcile import BrokerFacts, ServiceRecon, broker_facts, reconcile
 from shared.settings import PublisherSettings
 
 HISTORY_S = 300
@@ -130,14 +130,18 @@ def service_view(
         view["published"] = sum(facts.log_end.values())
         view["lag"] = sum(e - committed.get(p, 0) for p, e in facts.log_end.items())
     if facts.reachable and state is not None:
-        recon = reconcile(name, group, facts, state)
-        view.update(
-            window=recon.window,
-            reconciled=recon.reconciled,
-            gaps=recon.gaps,
-            accounted=recon.accounted,
-        )
-        view["partitions"] = [
+        view.update(_reconciled(reconcile(name, group, facts, state)))
+    return view
+
+
+def _reconciled(recon: ServiceRecon) -> dict[str, Any]:
+    """What only both sides together tell: the window, gaps, and per partition."""
+    return {
+        "window": recon.window,
+        "reconciled": recon.reconciled,
+        "gaps": recon.gaps,
+        "accounted": recon.accounted,
+        "partitions": [
             {
                 "partition": p.partition,
                 "log_end": p.log_end,
@@ -147,8 +151,8 @@ def service_view(
                 "window": p.window,
             }
             for p in recon.partitions
-        ]
-    return view
+        ],
+    }
 
 
 def _sum(state: ServiceState | None, name: str) -> int | None:

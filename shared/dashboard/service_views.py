@@ -31,7 +31,7 @@ from shared.dashboard.http import (
     query_int,
 )
 from shared.readside import PartitionProgress
-from shared.reconcile import BrokerFacts, PartitionRecon, broker_facts
+from shared.reconcile import BrokerFacts, broker_facts, partition_rows
 from shared.service import Layout, ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
@@ -163,52 +163,6 @@ class ServiceDashboard:
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         recent = self.definition.panel.recent
         return await self.read(f"recent:{limit}", lambda conn: recent(conn, limit))  # type: ignore[no-any-return]
-
-
-def partition_rows(
-    facts: BrokerFacts,
-    group: str,
-    progress: dict[int, PartitionProgress] | None,
-    owned: set[int],
-) -> list[dict[str, Any]]:
-    """Per partition, what the broker and the database each know; None where one is down."""
-    now = readside.utcnow()
-    known = set(facts.log_end) | set(progress or {})
-    rows = []
-    for p in sorted(known):
-        prog = (progress or {}).get(p)
-        row: dict[str, Any] = {
-            "partition": p,
-            "owned": p in owned,
-            "log_end": None,
-            "committed": None,
-            "lag": None,
-            "window": None,
-            "time_lag_s": None,
-            "persisted_offset": prog.persisted_offset if prog else None,
-            "processed": prog.processed if prog else None,
-            "duplicates": prog.duplicates if prog else None,
-            "invalid": prog.invalid if prog else None,
-            "last_event_time": prog.last_event_time if prog else None,
-        }
-        if p in facts.log_end:
-            rec = PartitionRecon(
-                p,
-                facts.log_end[p],
-                facts.committed.get(group, {}).get(p),
-                row["persisted_offset"],
-                row["last_event_time"],
-            )
-            row.update(
-                log_end=rec.log_end,
-                committed=rec.committed,
-                lag=rec.lag,
-                time_lag_s=rec.time_lag(now),
-            )
-            if progress is not None:  # without the database the window is unknown, not 0
-                row["window"] = rec.window
-        rows.append(row)
-    return rows
 
 
 def _total(rows: list[dict[str, Any]], key: str) -> int | None:

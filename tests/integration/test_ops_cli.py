@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner, Result
 
-from infra.broker_ops import describe_group, list_groups
 from infra.cli import app
+from infra.groups_ops import describe_group, list_groups
 from shared import broker
 from shared.polling import wait_for
 from tests.support.kafka import commit, committed, ends, new_topic, produce_to, unique

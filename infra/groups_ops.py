@@ -1,25 +1,20 @@
-"""Operator views of the broker: topics, tailing, consumer groups with lag, offset resets.
-
-The read side of ``./fanout topics|tail|groups|reset-offsets``; the CLI only formats what these
-return. Everything here is a plain client of the broker (no consumer group joins, no commits)
-except :func:`apply_reset`, which commits on behalf of an idle group.
-"""
+"""Operator views of consumer groups: members, lag, and offset resets (``./fanout groups``,
+``reset-offsets``). Plain clients of the broker, except :func:`apply_reset`, which commits
+on behalf of an idle group."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaError
 
+from infra.topics_ops import OpsError
 from shared.broker import (
-    BrokerError,
     admin_client,
     committed_offsets,
     consumer,
@@ -36,30 +31,8 @@ IDLE_GROUP_STATES = frozenset({"Empty", "Dead"})
 ResetTarget = Literal["earliest", "latest"] | datetime
 
 
-class OpsError(BrokerError):
-    """A request the operator can fix (unknown topic, bad partition, active group)."""
-
-
 class GroupActiveError(OpsError):
     """The group has live members: rewriting its offsets now would race their commits."""
-
-
-@dataclass(frozen=True)
-class TopicSummary:
-    name: str
-    partitions: int
-    replication: int
-    internal: bool
-
-
-@dataclass(frozen=True)
-class PartitionInfo:
-    partition: int
-    leader: int
-    replicas: list[int]
-    isr: list[int]
-    earliest: int
-    log_end: int
 
 
 @dataclass(frozen=True)
@@ -100,96 +73,6 @@ class OffsetMove:
     partition: int
     current: int | None
     new: int
-
-
-async def list_topics(bootstrap: str, include_internal: bool = False) -> list[TopicSummary]:
-    async with admin_client(bootstrap) as admin:
-        metas = await admin.describe_topics(None)
-    topics = [
-        TopicSummary(
-            name=m["topic"],
-            partitions=len(m["partitions"]),
-            replication=max((len(p["replicas"]) for p in m["partitions"]), default=0),
-            internal=m["is_internal"] or m["topic"].startswith("__"),
-        )
-        for m in metas
-    ]
-    return sorted((t for t in topics if include_internal or not t.internal), key=lambda t: t.name)
-
-
-async def describe_topic(bootstrap: str, topic: str) -> list[PartitionInfo]:
-    async with admin_client(bootstrap) as admin:
-        meta = await topic_metadata(admin, topic)
-    tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-    async with offsets_client(bootstrap) as consumer:
-        earliest = await consumer.beginning_offsets(tps)
-        ends = await consumer.end_offsets(tps)
-    rows = [
-        PartitionInfo(
-            p["partition"],
-            p["leader"],
-            list(p["replicas"]),
-            list(p["isr"]),
-            earliest[TopicPartition(topic, p["partition"])],
-            ends[TopicPartition(topic, p["partition"])],
-        )
-        for p in meta["partitions"]
-    ]
-    return sorted(rows, key=lambda r: r.partition)
-
-
-async def tail(
-    bootstrap: str,
-    topic: str,
-    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
-    *,
-    from_beginning: bool = False,
-    partition: int | None = None,
-    max_events: int | None = None,
-    idle_timeout: float | None = None,
-) -> int:
-    """Feed ``on_record`` the topic's events (manual assignment: no group, nothing committed).
-
-    Returns how many were delivered: stops after ``max_events``, or once ``idle_timeout``
-    seconds pass without a new event; otherwise runs until cancelled (Ctrl-C).
-    """
-    tps = await partitions_of(bootstrap, topic)
-    if partition is not None:
-        tps = [tp for tp in tps if tp.partition == partition]
-        if not tps:
-            raise OpsError(f"topic {topic!r} has no partition {partition}")
-    async with offsets_client(bootstrap) as consumer:
-        consumer.assign(tps)
-        if from_beginning:
-            await consumer.seek_to_beginning(*tps)
-        else:
-            await consumer.seek_to_end(*tps)
-        return await _pump(consumer, on_record, max_events, idle_timeout)
-
-
-async def _pump(
-    consumer: AIOKafkaConsumer,
-    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
-    max_events: int | None,
-    idle_timeout: float | None,
-) -> int:
-    delivered = 0
-    last_event = time.monotonic()
-    while max_events is None or delivered < max_events:
-        wait = 1.0
-        if idle_timeout is not None:
-            wait = min(wait, idle_timeout - (time.monotonic() - last_event))
-            if wait <= 0:
-                break
-        want = None if max_events is None else max_events - delivered
-        batch = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=want)
-        for records in batch.values():
-            for record in records:
-                on_record(record)
-                delivered += 1
-        if batch:
-            last_event = time.monotonic()
-    return delivered
 
 
 async def list_groups(bootstrap: str) -> list[GroupInfo]:
