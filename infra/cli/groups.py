@@ -13,19 +13,16 @@ from rich.table import Table
 from infra import groups_ops
 from infra.cli.options import (
     BootstrapOption,
-    DescribeByDefault,
     bootstrap_of,
     console,
+    describe_by_default,
     offset_text,
     run_broker,
 )
 from infra.groups_ops import OffsetMove, PartitionLag, ResetTarget
 
-groups_app = typer.Typer(
-    cls=DescribeByDefault,
-    invoke_without_command=True,
-    no_args_is_help=False,
-    help="List consumer groups; `groups GROUP` shows its offsets, lag and owners.",
+groups_app = describe_by_default(
+    "List consumer groups; `groups GROUP` shows its offsets, lag and owners."
 )
 
 

@@ -40,6 +40,14 @@ class DescribeByDefault(TyperGroup):
         return super().resolve_command(ctx, args)
 
 
+def describe_by_default(help: str) -> typer.Typer:
+    """A command group whose ``CMD NAME`` means ``CMD describe NAME`` and whose bare ``CMD``
+    lists everything."""
+    return typer.Typer(
+        cls=DescribeByDefault, invoke_without_command=True, no_args_is_help=False, help=help
+    )
+
+
 def console(stderr: bool = False) -> Console:
     # Built per call, not at import: the width then follows $COLUMNS of the current run.
     return Console(stderr=stderr)

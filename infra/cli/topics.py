@@ -14,18 +14,15 @@ from rich.table import Table
 from infra import topics_ops
 from infra.cli.options import (
     BootstrapOption,
-    DescribeByDefault,
     bootstrap_of,
     console,
+    describe_by_default,
     run_broker,
 )
 from shared.text import printable
 
-topics_app = typer.Typer(
-    cls=DescribeByDefault,
-    invoke_without_command=True,
-    no_args_is_help=False,
-    help="List topics; `topics TOPIC` (or `topics describe TOPIC`) shows its partitions.",
+topics_app = describe_by_default(
+    "List topics; `topics TOPIC` (or `topics describe TOPIC`) shows its partitions."
 )
 
 
