@@ -36,6 +36,9 @@ def make_producer(bootstrap: list[str] | str, acks: str) -> AIOKafkaProducer:
     )
 
 
+Acked = Callable[[Event, BaseException | None], None]
+
+
 async def publish(
     producer: AIOKafkaProducer,
     topic: str,
@@ -43,9 +46,11 @@ async def publish(
     rate: float = 0,
     on_sent: Callable[[int], None] | None = None,
     acks: str = "all",
+    on_acked: Acked | None = None,
 ) -> PublishResult:
-    """Send every event keyed by user_id; ``rate`` events/s (0 = as fast as possible)."""
-    if rate == 0:
+    """Send every event keyed by user_id; ``rate`` events/s (0 = as fast as possible).
+    ``on_acked(event, error)`` hears each event's own outcome (one future per event then)."""
+    if rate == 0 and on_acked is None:
         return await publish_batched(producer, topic, events, on_sent, acks)
     result = PublishResult()
     pending: list[asyncio.Future[object]] = []
@@ -58,7 +63,10 @@ async def publish(
             if (delay := due - time.monotonic()) > 0:
                 await asyncio.sleep(delay)  # pacing to the requested rate
         key = event.user_id.encode() if event.user_id else None
-        pending.append(await producer.send(topic, event.to_json(), key=key))
+        future = await producer.send(topic, event.to_json(), key=key)
+        if on_acked:
+            future.add_done_callback(lambda f, e=event: on_acked(e, f.exception()))
+        pending.append(future)
         result.sent += 1
         if len(pending) >= window:
             await _settle(pending, result, acks)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +81,9 @@ class _InThread:
     async def _go(self) -> None:
         raise NotImplementedError
 
+    def _count(self, n: int) -> None:
+        self.sent += n
+
     def _failed(self) -> None:
         if self.error is not None:
             raise GiveUp(f"publisher failed: {self.error!r}")
@@ -107,9 +109,6 @@ class BackgroundPublish(_InThread):
         self.result = await _publish(
             self.bootstrap, self.topic, self.batch, rate=self.rate, on_sent=self._count
         )
-
-    def _count(self, n: int) -> None:
-        self.sent += n
 
     def wait_sent(self, n: int, timeout: float = 120) -> None:
         def probe() -> bool:
@@ -140,22 +139,18 @@ class TrackedPublish(_InThread):
         producer = make_producer(self.bootstrap, "all")
         try:
             await producer.start()
-            pending: list[asyncio.Future[object]] = []
-            begin = time.monotonic()
-            for e in self.batch:
-                if self.rate and (delay := begin + self.sent / self.rate - time.monotonic()) > 0:
-                    await asyncio.sleep(delay)  # pacing to the requested rate
-                key = e.user_id.encode() if e.user_id else None
-                fut = await producer.send(self.topic, e.to_json(), key=key)
-                fut.add_done_callback(lambda f, e=e: self._settled(e, f))
-                pending.append(fut)
-                self.sent += 1
-            await asyncio.gather(*pending, return_exceptions=True)
+            await publish(
+                producer,
+                self.topic,
+                self.batch,
+                rate=self.rate,
+                on_sent=self._count,
+                on_acked=self._settled,
+            )
         finally:
             await producer.stop()
 
-    def _settled(self, e: Event, fut: asyncio.Future[object]) -> None:
-        error = fut.exception()
+    def _settled(self, e: Event, error: BaseException | None) -> None:
         if error is None:
             self.acked.append(e)
         else:
