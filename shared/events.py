@@ -190,4 +190,8 @@ def _latest(timestamp_ms: int | None) -> datetime:
 
 @lru_cache(maxsize=256)
 def _latest_for_minute(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, UTC) + MAX_FUTURE
+    try:
+        return datetime.fromtimestamp(minute * 60, UTC) + MAX_FUTURE
+    except (OverflowError, ValueError, OSError):
+        # A stamp no calendar holds (a broker that lets producers stamp anything): the clock.
+        return datetime.fromtimestamp(time.time(), UTC) + MAX_FUTURE

@@ -56,3 +56,9 @@ def test_the_future_is_bounded_by_the_records_own_timestamp() -> None:
 
 def test_the_past_is_welcome() -> None:
     assert isinstance(classify("t", 0, 0, bad(event_datetime="1970-01-01T00:00:00Z"), 0), Delivery)
+
+
+@pytest.mark.parametrize("stamp", [2**62, -(2**62), 253402300800000 * 2])
+def test_a_record_stamped_beyond_any_calendar_is_still_decided(stamp: int) -> None:
+    """Kafka before 4.0 lets a producer stamp any time: classify must never raise on it."""
+    assert isinstance(classify("t", 0, 0, bad(), stamp), Delivery)
