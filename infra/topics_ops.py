@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
@@ -16,6 +17,10 @@ from shared.broker import (
     partitions_of,
     topic_metadata,
 )
+from shared.fetch import Undecodable, fetch
+
+# What tail shows: an event, or a batch the client could not decode.
+Shown: TypeAlias = "ConsumerRecord[bytes, bytes] | Undecodable"
 
 
 class OpsError(BrokerError):
@@ -79,7 +84,7 @@ async def describe_topic(bootstrap: str, topic: str) -> list[PartitionInfo]:
 async def tail(
     bootstrap: str,
     topic: str,
-    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
+    on_record: Callable[[Shown], None],
     *,
     from_beginning: bool = False,
     partition: int | None = None,
@@ -107,10 +112,12 @@ async def tail(
 
 async def _pump(
     consumer: AIOKafkaConsumer,
-    on_record: Callable[[ConsumerRecord[bytes, bytes]], None],
+    on_record: Callable[[Shown], None],
     max_events: int | None,
     idle_timeout: float | None,
 ) -> int:
+    """Through the services' own fetch step: a batch the client cannot decode is shown as
+    such and passed, never a traceback, never a stop."""
     delivered = 0
     last_event = time.monotonic()
     while max_events is None or delivered < max_events:
@@ -120,11 +127,13 @@ async def _pump(
             if wait <= 0:
                 break
         want = None if max_events is None else max_events - delivered
-        batch = await consumer.getmany(timeout_ms=int(wait * 1000), max_records=want)
-        for records in batch.values():
+        fetched = await fetch(consumer, int(wait * 1000), want)
+        for records in fetched.records.values():
             for record in records:
                 on_record(record)
                 delivered += 1
-        if batch:
+        for bad in fetched.undecodable:
+            on_record(bad)
+        if not fetched.empty:
             last_event = time.monotonic()
     return delivered

@@ -16,6 +16,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from shared import inflate
+
 REQUEST_TIMEOUT_MS = 10_000
 
 
@@ -26,12 +28,15 @@ class BrokerError(RuntimeError):
 def consumer(
     bootstrap: str | list[str], group: str | None = None, **settings: Any
 ) -> AIOKafkaConsumer:
-    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits."""
+    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits, and
+    only committed transactions are read (aiokafka's default would apply an aborted event)."""
+    inflate.install()  # a compressed batch inflates at most so far
+    defaults = {"request_timeout_ms": REQUEST_TIMEOUT_MS, "isolation_level": "read_committed"}
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
         enable_auto_commit=False,
-        **{"request_timeout_ms": REQUEST_TIMEOUT_MS, **settings},
+        **{**defaults, **settings},
     )
 
 

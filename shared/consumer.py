@@ -1,6 +1,8 @@
 """The one consume loop: the idempotent batch consumer every service runs.
 
-Per batch, in this order and nowhere else (``process``):
+Per batch, in this order and nowhere else (``step``, then ``process``):
+  0. fetch (``shared.fetch``): records, and every partition's position before and after —
+     a failed fetch rewinds them all, a batch the client cannot decode is isolated;
   1. claim the batch's event ids in the inbox: new, absorbed (seen before) or conflicting;
   2. apply the service's handler to the new events;
   3. record the dead letters (invalid, conflicting and poison events) in the service's table;
@@ -13,7 +15,7 @@ with backoff) or read again, and the inbox absorbs what was already applied. A p
 (its data breaks a write or the handler) fails its transaction: the batch is split in halves
 until it stands alone, so only it is dead-lettered, in O(log n) transactions, partition order
 kept. What the dead-letter path stores or sends is made to fit (``shared.dead_letters``): no
-input can stall a partition.
+input can stall a partition — neither one the client decodes nor one it cannot.
 
 One file on purpose (a little over 250 lines): the steps, what an exception does to them, and
 the consumer's lifecycle are read together.
@@ -32,7 +34,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from mode import Service
 from sqlalchemy.exc import DataError, IntegrityError
@@ -42,13 +44,14 @@ from shared import broker, dead_letters, inbox, progress
 from shared.db import while_db_unavailable
 from shared.dead_letter_topic import DeadLetterSender
 from shared.events import Delivery, Rejected, classify
+from shared.fetch import Fetched, Skipped, fetch
 from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import AssignmentListener, ServiceStats
 
 log = logging.getLogger(__name__)
-Item = Delivery | Rejected
+Item = Delivery | Rejected | Skipped
 CRASH_EXIT_CODE = 86
 # Something in one event's data breaks a write or the handler: that event is poison.
 POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
@@ -101,7 +104,7 @@ class BatchConsumer(Service):
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
 
     async def on_stop(self) -> None:
-        # Let the batch in flight finish all four steps, so a clean stop redelivers nothing.
+        # Let the batch in flight finish every step, so a clean stop redelivers nothing.
         self._stopping = True
         if self._loop_task is not None:
             try:
@@ -127,16 +130,14 @@ class BatchConsumer(Service):
     async def step(self, kafka: AIOKafkaConsumer) -> None:
         s = self.settings
         await self.resolve_positions(kafka)
-        fetched = await kafka.getmany(timeout_ms=s.batch_within_ms, max_records=s.batch_max)
-        if not any(fetched.values()):
+        # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
+        fetched = await fetch(kafka, s.batch_within_ms, s.batch_max)
+        if fetched.empty:
             return
         try:
             await self.process(kafka, fetched)
         except BaseException:
-            # An exception never advances offsets: the next poll starts at this batch again.
-            for tp, recs in fetched.items():
-                if recs and tp in kafka.assignment():
-                    kafka.seek(tp, recs[0].offset)
+            fetched.rewind(kafka)  # an exception never advances offsets: read it all again
             raise
 
     async def resolve_positions(self, kafka: AIOKafkaConsumer) -> None:
@@ -149,29 +150,30 @@ class BatchConsumer(Service):
             await kafka.position(tp)
         self.stats.set_positioned(owned, self.settings.events_topic)
 
-    async def process(
-        self, kafka: AIOKafkaConsumer, fetched: dict[TopicPartition, list[ConsumerRecord]]
-    ) -> None:
-        items = decode([r for recs in fetched.values() for r in recs])
+    async def process(self, kafka: AIOKafkaConsumer, fetched: Fetched) -> None:
+        items = decode(fetched)
         started = time.perf_counter()
         outcome = await self.persist(items)  # steps 1-5
         self.stats.record_batch(outcome, time.perf_counter() - started)
         self.crash_window()
         await self.dead_letters.send(outcome.letters)  # step 6
         self.stats.dead_lettered.labels(self.settings.service_name).inc(len(outcome.letters))
-        await self.commit_offsets(kafka, next_offsets(fetched))  # step 7
+        await self.commit_offsets(kafka, fetched.commit_offsets)  # step 7
 
     async def transaction(self, items: Sequence[Item]) -> Outcome:
         """Steps 1-4 in one database transaction; step 5 is leaving the block (commit)."""
         deliveries = [i for i in items if isinstance(i, Delivery)]
         rejected = [i for i in items if isinstance(i, Rejected)]
+        skipped = [i for i in items if isinstance(i, Skipped)]
         tables = self.service.tables
         async with self.engine.begin() as conn:
             claim = await inbox.claim(conn, tables.inbox, deliveries)  # 1
             await self.service.handler(conn, claim.new, claim.absorbed)  # 2
             letters = self.dead_letters.letters([*rejected, *claim.conflicts])
             first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3
-            return await progress.record(conn, tables.progress, claim, letters, first)  # 4
+            return await progress.record(  # 4
+                conn, tables.progress, claim, letters, first, skipped
+            )
 
     async def persist(self, items: Sequence[Item]) -> Outcome:
         """Steps 1-5. A poison event fails the transaction: then the batch is split in halves,
@@ -233,7 +235,7 @@ class BatchConsumer(Service):
             log.warning("offset commit refused after rebalance (harmless): %r", exc)
 
 
-def position(item: Item) -> str:
+def position(item: Delivery | Rejected) -> str:
     return f"{item.topic}[{item.partition}]@{item.offset}"
 
 
@@ -251,11 +253,29 @@ def poisoned(d: Delivery, exc: BaseException) -> Rejected:
     )
 
 
-def decode(records: list[ConsumerRecord]) -> list[Item]:
-    """Every record as a Delivery or a Rejected, in fetch order (partition by partition)."""
-    return [classify(r.topic, r.partition, r.offset, r.value, r.timestamp) for r in records]
+def decode(fetched: Fetched) -> list[Item]:
+    """Every offset the fetch moved past, partition by partition in offset order: a Delivery
+    or a Rejected per record, a Skipped per gap (markers, aborted records), and a Rejected per
+    offset of a batch the client could not decode."""
+    items: list[Item] = []
+    for tp, recs in fetched.partitions():
+        decoded: list[Item] = [
+            classify(r.topic, r.partition, r.offset, r.value, r.timestamp) for r in recs
+        ]
+        extra: list[Item] = [*fetched.skipped(tp), *undecodable(fetched, tp)]
+        items += sorted([*decoded, *extra], key=_start) if extra else decoded
+    return items
 
 
-def next_offsets(fetched: dict[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
-    """Offsets to commit: one past the last record of each partition in the batch."""
-    return {tp: recs[-1].offset + 1 for tp, recs in fetched.items() if recs}
+def undecodable(fetched: Fetched, tp: TopicPartition) -> list[Rejected]:
+    return [
+        Rejected(tp.topic, tp.partition, offset, None, "undecodable_batch",
+                 f"{u.error} (batch offsets {u.start}-{u.end - 1})")
+        for u in fetched.undecodable
+        if (u.topic, u.partition) == (tp.topic, tp.partition)
+        for offset in range(u.start, u.end)
+    ]  # fmt: skip
+
+
+def _start(item: Item) -> int:
+    return item.start if isinstance(item, Skipped) else item.offset

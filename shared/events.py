@@ -22,7 +22,6 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
@@ -33,6 +32,7 @@ MAX_VALUE_BYTES = 64 * 1024
 # How far an event's time may lie after its record's Kafka timestamp (clock skew, batching).
 MAX_FUTURE = timedelta(days=1)
 MAX_AMOUNT = Decimal("9999999999.99")  # 12 digits, 2 of them decimals: billing's column holds it
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
@@ -181,17 +181,15 @@ def _utc(text: str) -> datetime:
 
 def _latest(timestamp_ms: int | None) -> datetime:
     """The latest plausible event time for a record with this Kafka timestamp (None or
-    negative: unknown, the local clock stands in). By the minute: one bound per batch."""
-    minute = (
-        time.time() // 60 if timestamp_ms is None or timestamp_ms < 0 else timestamp_ms // 60_000
-    )
-    return _latest_for_minute(int(minute))
-
-
-@lru_cache(maxsize=256)
-def _latest_for_minute(minute: int) -> datetime:
+    negative: unknown, the local clock stands in): exactly MAX_FUTURE after it, to the ms."""
+    if timestamp_ms is None or timestamp_ms < 0:
+        timestamp_ms = int(time.time() * 1000)
     try:
-        return datetime.fromtimestamp(minute * 60, UTC) + MAX_FUTURE
-    except (OverflowError, ValueError, OSError):
+        stamp = _EPOCH + timedelta(milliseconds=timestamp_ms)
+    except OverflowError:
         # A stamp no calendar holds (a broker that lets producers stamp anything): the clock.
-        return datetime.fromtimestamp(time.time(), UTC) + MAX_FUTURE
+        stamp = datetime.now(UTC)
+    try:
+        return stamp + MAX_FUTURE
+    except OverflowError:  # within a day of year 9999's end: nothing is after it anyway
+        return datetime.max.replace(tzinfo=UTC)

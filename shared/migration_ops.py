@@ -109,3 +109,17 @@ def downgrade_consumer_tables_v2(schema: str) -> None:
     op.drop_column("progress", "copies", schema=schema)
     op.drop_column("dead_letters", "payload_size", schema=schema)
     op.drop_column("dead_letters", "payload_sha256", schema=schema)
+
+
+def upgrade_consumer_tables_v3(schema: str) -> None:
+    """Revision 0003 of every service: ``progress.skipped`` (transaction markers and aborted
+    records, which a read_committed consumer never sees, accounted for)."""
+    op.add_column(
+        "progress",
+        sa.Column("skipped", sa.BigInteger, nullable=False, server_default="0"),
+        schema=schema,
+    )
+
+
+def downgrade_consumer_tables_v3(schema: str) -> None:
+    op.drop_column("progress", "skipped", schema=schema)

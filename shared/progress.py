@@ -2,9 +2,11 @@
 
 Written in the batch's own transaction, so the counters and the data never disagree. Every
 offset is counted once, as exactly one of processed (applied), copies (the same event
-published again at another offset, absorbed) or invalid (dead-lettered); a redelivery of an
-offset already persisted counts only as a duplicate absorbed. So once a group has committed,
-``log end = processed + copies + invalid`` on each topic — and a lost event shows as a gap.
+published again at another offset, absorbed), invalid (dead-lettered) or skipped (no record
+for a read_committed reader: a transaction marker, an aborted record); a redelivery of an
+offset already persisted counts only as a duplicate absorbed. So on each partition
+``persisted_offset + 1 = processed + copies + invalid + skipped`` (from offset 0), and the
+committed offset never passes ``persisted_offset + 1`` — a lost event shows as a gap.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.bulk import arrays, bulk_insert
 from shared.dead_letters import DeadLetter
 from shared.events import Delivery
+from shared.fetch import Skipped
 from shared.inbox import Claim
 
 COLUMNS = (
@@ -33,9 +36,10 @@ COLUMNS = (
     "duplicates",
     "copies",
     "invalid",
+    "skipped",
     "last_event_time",
 )
-SUMMED = ("processed", "duplicates", "copies", "invalid")
+SUMMED = ("processed", "duplicates", "copies", "invalid", "skipped")
 Key = tuple[str, int]  # (topic, partition)
 
 
@@ -46,6 +50,7 @@ class PartitionTally:
     duplicates: int = 0
     copies: int = 0
     invalid: int = 0
+    skipped: int = 0
     last_event_time: datetime | None = None
 
     def add(self, other: PartitionTally) -> None:
@@ -104,6 +109,7 @@ async def record(
     claim: Claim,
     letters: list[DeadLetter],
     first_sightings: Iterable[Key],
+    skipped: Iterable[Skipped] = (),
 ) -> Outcome:
     """Tally the transaction and add it to the progress rows; the caller commits."""
     out = Outcome(claim.new, claim.absorbed, letters)
@@ -115,8 +121,9 @@ async def record(
         t.processed += len(events)
         t.last_offset = max(t.last_offset, max(d.offset for d in events))
         t.last_event_time = _later(t.last_event_time, max(d.event.occurred_at for d in events))
+    spans = list(skipped)
     # Read after the inbox claim: a concurrent writer of these partitions has committed by now.
-    persisted = await persisted_offsets(conn, progress) if claim.absorbed else {}
+    persisted = await persisted_offsets(conn, progress) if claim.absorbed or spans else {}
     for d in claim.absorbed:
         t = parts[(d.topic, d.partition)]
         t.duplicates += 1
@@ -128,6 +135,11 @@ async def record(
         t.last_offset = max(t.last_offset, r.offset)
     for key in first_sightings:
         parts[key].invalid += 1
+    for span in spans:  # only offsets not accounted before: a redelivered span counts once
+        key = (span.topic, span.partition)
+        t = parts[key]
+        t.skipped += max(0, span.end - max(span.start, persisted.get(key, -1) + 1))
+        t.last_offset = max(t.last_offset, span.end - 1)
     await _save(conn, progress, parts)
     return out
 

@@ -48,6 +48,12 @@ class PartitionProgress:
     invalid: int
     last_event_time: datetime | None
     copies: int = 0
+    skipped: int = 0  # transaction markers and aborted records: no event at those offsets
+
+    @property
+    def accounted(self) -> int:
+        """Offsets the service decided: each once, as applied, copy, invalid or skipped."""
+        return self.processed + self.copies + self.invalid + self.skipped
 
 
 async def read_progress(
@@ -64,6 +70,7 @@ async def read_progress(
             progress.c.invalid,
             progress.c.last_event_time,
             progress.c.copies,
+            progress.c.skipped,
         ).where(progress.c.topic == topic)
     )
     return {r.partition: PartitionProgress(*r) for r in rows}

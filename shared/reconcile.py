@@ -2,15 +2,20 @@
 what a service's schema says (progress, inbox), per partition and in total — the numbers of
 ``./fanout reconcile``, the overview and every service page. Broker trouble is returned as
 data, never raised: a dashboard must keep showing the database.
+
+The rule, one for every reader: below a group's committed offset every offset is accounted
+for exactly once in the database (else a gap: lost or doubled); above it, events are in flight
+(lag), which is no fault. Committed offsets are read before the database and log ends after
+it (``read_around``), so a live stream can never make one reading contradict itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
@@ -19,6 +24,7 @@ from shared.broker import BrokerError, admin_client, group_offsets, offsets_clie
 from shared.readside import PartitionProgress, ServiceState
 
 BROKER_TIMEOUT_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -39,25 +45,63 @@ async def broker_facts(
     bootstrap: str, topic: str, groups: Iterable[str], within: float = BROKER_TIMEOUT_S
 ) -> BrokerFacts:
     """Never raises for broker trouble: a dashboard must keep showing the database."""
+    facts, _ = await read_around(bootstrap, topic, groups, _nothing, within)
+    return facts
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def read_around(
+    bootstrap: str,
+    topic: str,
+    groups: Iterable[str],
+    read_db: Callable[[], Awaitable[T]],
+    within: float = BROKER_TIMEOUT_S,
+) -> tuple[BrokerFacts, T]:
+    """The groups' committed offsets, then ``read_db()``, then the log ends — in that order, so
+    that one reading never shows committed past persisted (a batch commits to the database
+    before Kafka) nor persisted past published. Broker trouble is returned as data."""
+    names = list(groups)
+    committed: dict[str, dict[int, int]] = {}
+    error = None
     try:
         async with asyncio.timeout(within):
-            return await _read_broker(bootstrap, topic, list(groups))
+            committed = await _committed(bootstrap, topic, names)
     except (KafkaError, BrokerError, OSError, TimeoutError) as exc:
-        return BrokerFacts(topic, error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        error = _why(exc)
+    db = await read_db()
+    log_end: dict[int, int] = {}
+    if error is None:
+        try:
+            async with asyncio.timeout(within):
+                log_end = await _log_ends(bootstrap, topic)
+        except (KafkaError, BrokerError, OSError, TimeoutError) as exc:
+            error = _why(exc)
+    return BrokerFacts(topic, log_end, committed, error), db
 
 
-async def _read_broker(bootstrap: str, topic: str, groups: list[str]) -> BrokerFacts:
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
+
+
+async def _committed(bootstrap: str, topic: str, groups: list[str]) -> dict[str, dict[int, int]]:
     async with admin_client(bootstrap) as admin:
-        meta = await topic_metadata(admin, topic)
-        tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-        committed = {
+        return {
             group: {tp.partition: off for tp, off in (await group_offsets(admin, group)).items()
                     if tp.topic == topic}
             for group in groups
         }  # fmt: skip
+
+
+async def _log_ends(bootstrap: str, topic: str) -> dict[int, int]:
+    async with admin_client(bootstrap) as admin:
+        meta = await topic_metadata(admin, topic)
+    tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
     async with offsets_client(bootstrap) as consumer:
         ends = await consumer.end_offsets(tps)
-    return BrokerFacts(topic, {tp.partition: off for tp, off in sorted(ends.items())}, committed)
+    return {tp.partition: off for tp, off in sorted(ends.items())}
 
 
 @dataclass(frozen=True)
@@ -65,19 +109,45 @@ class PartitionRecon:
     partition: int
     log_end: int
     committed: int | None  # None: the group never committed this partition
-    persisted_offset: int | None  # highest offset the service persisted; None: none yet
+    persisted_offset: int | None  # highest offset the service decided; None: none yet
     last_event_time: datetime | None
+    accounted: int = 0  # offsets decided, each once: applied, copy, invalid or skipped
+
+    @property
+    def decided(self) -> int:
+        """Offsets ``[0, decided)`` are in the database: one past the highest persisted."""
+        return 0 if self.persisted_offset is None else self.persisted_offset + 1
 
     @property
     def lag(self) -> int:
-        return self.log_end - (self.committed or 0)
+        """In flight: published, not yet committed by the group."""
+        return max(self.log_end - (self.committed or 0), 0)
 
     @property
     def window(self) -> int:
         """Events in the database above the committed offset: what a restart redelivers."""
-        if self.persisted_offset is None:
-            return 0
-        return max(self.persisted_offset + 1 - (self.committed or 0), 0)
+        return max(self.decided - (self.committed or 0), 0)
+
+    @property
+    def lost(self) -> int:
+        """Offsets committed past what the database holds: skipped, never applied."""
+        return max((self.committed or 0) - self.decided, 0)
+
+    @property
+    def gaps(self) -> list[str]:
+        out = []
+        if self.lost:
+            out.append(
+                f"partition {self.partition}: committed {self.committed} but the database "
+                f"decided only offsets below {self.decided}: {self.lost} lost"
+            )
+        if self.accounted != self.decided:
+            out.append(
+                f"partition {self.partition}: {self.accounted} offsets accounted below "
+                f"{self.decided} ({'missing' if self.accounted < self.decided else 'doubled'} "
+                f"{abs(self.decided - self.accounted)})"
+            )
+        return out
 
     def time_lag(self, now: datetime) -> float | None:
         """Seconds between now and the newest persisted event; 0 when nothing is left to read
@@ -91,9 +161,10 @@ class PartitionRecon:
 
 @dataclass(frozen=True)
 class ServiceRecon:
-    """Every offset of the events topic is accounted for once: applied (processed), absorbed
-    as a copy of an event published before, or dead-lettered (invalid). And every inbox row
-    was applied from the events topic or from a redrive."""
+    """Every offset below the group's committed one is accounted for once: applied
+    (processed), absorbed as a copy of an event published before, dead-lettered (invalid), or
+    skipped (a transaction marker, an aborted record); what lies above it is in flight (lag),
+    not lost. And every inbox row was applied from the events topic or from a redrive."""
 
     service: str
     group: str
@@ -104,10 +175,11 @@ class ServiceRecon:
     duplicates: int  # every delivery absorbed, redeliveries included
     redriven: int  # applied from the redrive topic
     partitions: list[PartitionRecon]
+    skipped: int = 0
 
     @property
     def accounted(self) -> int:
-        return self.processed + self.copies + self.invalid
+        return self.processed + self.copies + self.invalid + self.skipped
 
     @property
     def published(self) -> int:
@@ -127,24 +199,12 @@ class ServiceRecon:
 
     @property
     def gaps(self) -> list[str]:
-        out = []
-        if self.published != self.accounted:
-            out.append(
-                f"published {self.published} != processed {self.processed} + copies "
-                f"{self.copies} + invalid {self.invalid}"
-            )
+        out = [gap for p in self.partitions for gap in p.gaps]
         if self.persisted != self.processed + self.redriven:
             out.append(
                 f"inbox rows {self.persisted} != processed {self.processed} + redriven "
                 f"{self.redriven}"
             )
-        behind = [
-            p.partition
-            for p in self.partitions
-            if p.committed != p.log_end and not (p.committed is None and p.log_end == 0)
-        ]
-        if behind:
-            out.append(f"committed != log end on partitions {behind}")
         return out
 
     @property
@@ -161,6 +221,7 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
             facts.committed.get(group, {}).get(p),
             progress[p].persisted_offset if p in progress else None,
             progress[p].last_event_time if p in progress else None,
+            progress[p].accounted if p in progress else 0,
         )
         for p, end in sorted(facts.log_end.items())
     ]
@@ -175,6 +236,7 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
         duplicates=sum(r.duplicates for r in rows),
         redriven=state.redriven,
         partitions=parts,
+        skipped=sum(r.skipped for r in rows),
     )
 
 

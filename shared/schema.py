@@ -6,9 +6,10 @@
 - ``progress``: per topic partition, the highest persisted offset and the counters — written in
   the same transaction as the batch. Every offset of a topic is counted once, as exactly one
   of: ``processed`` (applied), ``copies`` (the same event published again at another offset,
-  absorbed) or ``invalid`` (dead-lettered); so ``log end = processed + copies + invalid`` once
-  the group has committed. ``duplicates`` counts every absorbed delivery, redeliveries of an
-  offset already persisted included: what a crash or a replay cost.
+  absorbed), ``invalid`` (dead-lettered) or ``skipped`` (a transaction marker or an aborted
+  record: nothing to read); so ``persisted_offset + 1`` is their sum on each partition.
+  ``duplicates`` counts every absorbed delivery, redeliveries of an offset already persisted
+  included: what a crash or a replay cost.
 - ``dead_letters``: every event the service could not accept, once per source offset, with a
   bounded payload (the whole value stays readable at its source offset), its size and hash.
 """
@@ -66,6 +67,8 @@ def _progress(schema: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
+        # Offsets with no record for a read_committed reader: transaction markers, aborted.
+        sa.Column("skipped", sa.BigInteger, nullable=False, server_default="0"),
         schema=schema,
     )
 

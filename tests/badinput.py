@@ -71,3 +71,21 @@ HOSTILE: dict[str, tuple[str, bytes | None]] = {
     "year-0-in-utc": ("invalid_datetime", bad(event_datetime="0001-01-01T00:00:00+14:00")),
     "far-future": ("invalid_datetime", bad(event_datetime="2999-01-01T00:00:00Z")),
 }
+
+# The fetch path: what the Kafka client must decode before any value reaches the event decoder
+# (a codec, a header, a transaction, a batch's inflated size). kind -> what every service must
+# make of the valid event it carries: "applied" once, "undecodable_batch" (dead-lettered in
+# minimal form, its partition moving on), or "nowhere" (its transaction was aborted). How each
+# kind is written: tests/support/producers.py.
+FETCH: dict[str, str] = {
+    "zstd-batch": "applied",
+    "lz4-batch": "applied",
+    "snappy-batch": "applied",
+    "gzip-batch": "applied",
+    "header-name-not-utf8": "undecodable_batch",
+    "header-value-500kb": "applied",
+    "headers-1000": "applied",
+    "transaction-committed": "applied",
+    "transaction-aborted": "nowhere",
+    "gzip-bomb": "undecodable_batch",
+}

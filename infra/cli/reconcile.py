@@ -1,10 +1,11 @@
 """``./fanout reconcile``: what the broker says against what each service's schema says.
 
-Per service: published (sum of the topic's log-end offsets) against what became of each offset
-(applied, absorbed as a copy of an earlier event, or dead-lettered), the inbox against what was
-applied (from the topic and from redrives), committed (the group's offsets read back from the
-broker), lag, and per partition the window persisted in the database but not yet committed in
-Kafka. Exit status: 0 reconciled, 1 a gap remains, 2 the broker or database cannot be read.
+Per service and partition: below the group's committed offset (read back from the broker),
+what became of each offset (applied, absorbed as a copy of an earlier event, dead-lettered, or
+a transaction marker / aborted record), each exactly once; above it, what is in flight (lag);
+the window persisted in the database but not yet committed; the inbox against what was
+applied (from the topic and from redrives). Exit status: 0 reconciled (lag is no gap), 1 a
+gap, 2 the broker or database cannot be read.
 """
 
 from __future__ import annotations
@@ -59,32 +60,48 @@ def parse_groups(values: list[str] | None, services: list[str] | None = None) ->
 async def snapshot(
     bootstrap: str, database_url: str, topic: str, groups: dict[str, str]
 ) -> list[ServiceRecon]:
-    """One reading of database, then broker (whatever was persisted had been published before
-    the log ends are read); raises RuntimeError when either cannot be read."""
+    """One reading: committed offsets, then the database, then log ends (``read_around``: no
+    reading contradicts itself on a live stream); raises RuntimeError when either side cannot
+    be read."""
     engine = async_engine(database_url, pool_size=1)
     try:
-        states = await readside.read_states(engine, groups, topic)
+        facts, states = await recon.read_around(
+            bootstrap, topic, groups.values(), lambda: readside.read_states(engine, groups, topic)
+        )
     except (SQLAlchemyError, OSError) as exc:
         raise RuntimeError(f"database: {getattr(exc, 'orig', None) or exc}") from exc
     finally:
         await engine.dispose()
-    facts = await recon.broker_facts(bootstrap, topic, groups.values())
     if not facts.reachable:
         raise RuntimeError(f"Kafka at {bootstrap}: {facts.error}")
     return [recon.reconcile(s, g, facts, states[s]) for s, g in groups.items()]
 
 
+def settled(recons: list[ServiceRecon], target: dict[int, int] | None) -> bool:
+    """No gap, and every group committed what was published when the call began."""
+    if target is None or not all(r.reconciled for r in recons):
+        return False
+    return all(
+        (p.committed or 0) >= target.get(p.partition, 0) for r in recons for p in r.partitions
+    )
+
+
 async def poll_until_reconciled(
     bootstrap: str, database_url: str, topic: str, groups: dict[str, str], wait: float
 ) -> tuple[list[ServiceRecon] | None, str | None]:
-    """Read until every service reconciles or ``wait`` seconds pass; the last reading wins."""
+    """Read until every group has no gap and has committed everything published before the
+    call (a live stream never reaches its log end: that would never end), or until ``wait``
+    seconds pass; the last reading wins."""
     deadline = time.monotonic() + wait
+    target: dict[int, int] | None = None
     while True:
         try:
             recons, error = await snapshot(bootstrap, database_url, topic, groups), None
         except RuntimeError as exc:
             recons, error = None, str(exc)
-        if (recons and all(r.reconciled for r in recons)) or time.monotonic() >= deadline:
+        if recons and target is None:
+            target = {p.partition: p.log_end for p in recons[0].partitions}
+        if (recons and settled(recons, target)) or time.monotonic() >= deadline:
             return recons, error
         await asyncio.sleep(POLL_S)  # between readings, bounded by the deadline above
 
@@ -98,18 +115,19 @@ def services_table(recons: list[ServiceRecon], topic: str) -> Table:
         "applied",
         "copies",
         "invalid",
+        "skipped",
         "accounted",
         "persisted",
         "redriven",
         "committed",
-        "lag",
+        "in flight (lag)",
         "duplicates absorbed",
         "persisted, not committed",
         "status",
     ):
         table.add_column(col, justify="left" if col in ("service", "group", "status") else "right")
     for r in recons:
-        status = "[green]reconciled[/]" if r.reconciled else "[red]gap[/]"
+        status = _status(r)
         table.add_row(
             r.service,
             r.group,
@@ -117,6 +135,7 @@ def services_table(recons: list[ServiceRecon], topic: str) -> Table:
             str(r.processed),
             str(r.copies),
             str(r.invalid),
+            str(r.skipped),
             str(r.accounted),
             str(r.persisted),
             str(r.redriven),
@@ -127,6 +146,12 @@ def services_table(recons: list[ServiceRecon], topic: str) -> Table:
             status,
         )
     return table
+
+
+def _status(r: ServiceRecon) -> str:
+    if not r.reconciled:
+        return "[red]gap[/]"
+    return "[yellow]catching up[/]" if r.lag else "[green]reconciled[/]"
 
 
 def partitions_table(recons: list[ServiceRecon]) -> Table:
@@ -168,7 +193,11 @@ Groups = Annotated[
 ]
 Wait = Annotated[
     float,
-    typer.Option("--wait", min=0, help="Poll until reconciled or this many seconds have passed."),
+    typer.Option(
+        "--wait",
+        min=0,
+        help="Poll until everything published before the call is committed, at most this long.",
+    ),
 ]
 
 
@@ -180,11 +209,12 @@ def reconcile(
     group: Groups = None,
     wait: Wait = 0,
 ) -> None:
-    """Published vs applied + copies + invalid vs committed, per service and partition.
+    """Below each group's committed offset: applied + copies + invalid + skipped, per service
+    and partition; above it: in flight.
 
-    Exit 0 when every service is reconciled (published = applied + copies + invalid, inbox rows
-    = applied + redriven, committed = log end on every partition), 1 on a gap, 2 when the
-    broker or the database cannot be read.
+    Exit 0 when nothing is missing or doubled below committed (whatever the lag), and inbox
+    rows = applied + redriven; 1 on a gap (named by partition and count); 2 when the broker
+    or the database cannot be read.
     """
     settings = StackSettings()
     url = database_url or Stack(settings, "up").reader_url
@@ -199,7 +229,7 @@ def reconcile(
 
 
 def show(recons: list[ServiceRecon], topic: str, wait: float) -> None:
-    """The tables, then each gap; exits EXIT_GAP when there is one."""
+    """The tables, then each gap; exits EXIT_GAP when there is one. Lag is not a gap."""
     console = _console()
     console.print(services_table(recons, topic))
     console.print(partitions_table(recons))
@@ -209,8 +239,10 @@ def show(recons: list[ServiceRecon], topic: str, wait: float) -> None:
     if gaps:
         console.print(f"not reconciled{f' after {wait:g} s' if wait else ''}", highlight=False)
         raise typer.Exit(EXIT_GAP)
+    flight = ", ".join(f"{r.service} {r.lag}" for r in recons if r.lag)
     console.print(
-        "[green]reconciled:[/] every event published is applied, absorbed as a copy or "
-        "dead-lettered, and committed, in every service",
+        "[green]reconciled:[/] every offset below each group's committed one is applied, "
+        "absorbed as a copy, dead-lettered or a transaction marker, once, in every service"
+        + (f"; in flight (published, not yet committed): {flight}" if flight else ""),
         highlight=False,
     )

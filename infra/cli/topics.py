@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from aiokafka import ConsumerRecord
 from rich.table import Table
 
 from infra import topics_ops
@@ -19,6 +18,8 @@ from infra.cli.options import (
     describe_by_default,
     run_broker,
 )
+from infra.topics_ops import Shown
+from shared.fetch import Undecodable
 from shared.text import printable
 
 topics_app = describe_by_default(
@@ -96,8 +97,14 @@ def _when(timestamp_ms: int) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def format_record(record: ConsumerRecord[bytes, bytes]) -> str:
-    """One line per event: partition, offset, key, timestamp (UTC), value."""
+def format_record(record: Shown) -> str:
+    """One line per event: partition, offset, key, timestamp (UTC), value; one per batch the
+    client could not decode: partition, its offsets, why."""
+    if isinstance(record, Undecodable):
+        return (
+            f"partition={record.partition} offsets={record.start}-{record.end - 1} "
+            f"undecodable batch: {printable(record.error, VALUE_CHARS)}"
+        )
     return (
         f"partition={record.partition} offset={record.offset} key={_text(record.key)} "
         f"timestamp={_when(record.timestamp)} {_text(record.value)}"
@@ -137,10 +144,10 @@ def tail(
     server = bootstrap_of(ctx, bootstrap)
     shown = 0
 
-    def show(record: ConsumerRecord[bytes, bytes]) -> None:
+    def show(record: Shown) -> None:
         nonlocal shown
         typer.echo(format_record(record))  # plain echo: event JSON is not rich markup
-        shown += 1
+        shown += not isinstance(record, Undecodable)
 
     job = topics_ops.tail(
         server,

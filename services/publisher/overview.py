@@ -21,7 +21,7 @@ from services.registry import LAYOUT
 from shared import readside
 from shared.dashboard.http import Cached, ReadFailed, guarded
 from shared.readside import ServiceState
-from shared.reconcile import BrokerFacts, ServiceRecon, broker_facts, reconcile
+from shared.reconcile import BrokerFacts, ServiceRecon, broker_facts, read_around, reconcile
 from shared.settings import PublisherSettings
 
 HISTORY_S = 300
@@ -84,10 +84,12 @@ class Overview:
         return await self.cache.get("overview", self._overview)
 
     async def _overview(self) -> dict[str, Any]:
-        # Database first, then broker: whatever was persisted had been published before the
-        # log-end offsets are read, so a busy topic never shows persisted > published.
-        states, db_error = await self.read_states()
-        facts = await self.broker()
+        # Committed offsets, then the database, then log ends (read_around): on a busy topic
+        # no row shows persisted > published, or committed > persisted.
+        s = self.settings
+        facts, (states, db_error) = await read_around(
+            ",".join(s.bootstrap_list), s.events_topic, self.groups.values(), self.read_states
+        )
         services = [
             service_view(name, group, facts, states.get(name))
             for name, group in self.groups.items()
@@ -121,14 +123,14 @@ def service_view(
         "partitions": [],
         "persisted": state.persisted if state else None,
         "accounted": None,
-        **{k: _sum(state, k) for k in ("processed", "copies", "invalid", "duplicates")},
+        **{k: _sum(state, k) for k in ("processed", "copies", "invalid", "skipped", "duplicates")},
         "redriven": state.redriven if state else None,
     }
     if facts.reachable:
         committed = facts.committed.get(group, {})
         view["committed"] = sum(committed.values())
         view["published"] = sum(facts.log_end.values())
-        view["lag"] = sum(e - committed.get(p, 0) for p, e in facts.log_end.items())
+        view["lag"] = sum(max(e - committed.get(p, 0), 0) for p, e in facts.log_end.items())
     if facts.reachable and state is not None:
         view.update(_reconciled(reconcile(name, group, facts, state)))
     return view

@@ -31,7 +31,7 @@ from shared.dashboard.http import (
     query_int,
 )
 from shared.readside import PartitionProgress
-from shared.reconcile import BrokerFacts, broker_facts, partition_rows
+from shared.reconcile import BrokerFacts, partition_rows, read_around
 from shared.service import Layout, ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
@@ -98,13 +98,17 @@ class ServiceDashboard:
             async with readside.read_only(self.engine) as conn:
                 return await readside.read_progress(conn, self.name, self.settings.events_topic)
 
-        progress, db_error = None, None
-        try:
-            progress = await guarded(load)
-        except ReadFailed as exc:
-            db_error = str(exc)
+        async def read() -> tuple[dict[int, PartitionProgress] | None, str | None]:
+            try:
+                return await guarded(load), None
+            except ReadFailed as exc:
+                return None, str(exc)
+
         s = self.settings
-        facts = await broker_facts(",".join(s.bootstrap_list), s.events_topic, [s.group])
+        # Committed, then the database, then log ends: one reading never contradicts itself.
+        facts, (progress, db_error) = await read_around(
+            ",".join(s.bootstrap_list), s.events_topic, [s.group], read
+        )
         return Snapshot(progress, db_error, facts)
 
     async def summary(self) -> dict[str, Any]:

@@ -14,14 +14,16 @@ import psycopg
 
 from tests.support.catalog import SERVICES
 
-COUNTERS = ("processed", "duplicates", "copies", "invalid")
+COUNTERS = ("processed", "duplicates", "copies", "invalid", "skipped")
 # Set by now() when a row is written: not part of what a batch decides.
 WRITTEN_AT = ("persisted_at", "updated_at", "dead_at", "first_seen", "last_seen", "delivered_at")
 
 
-def counters(processed: int, duplicates: int = 0, copies: int = 0, invalid: int = 0) -> dict:
+def counters(
+    processed: int, duplicates: int = 0, copies: int = 0, invalid: int = 0, skipped: int = 0
+) -> dict:
     """Progress sums as ``Db.progress_sums`` returns them."""
-    return dict(zip(COUNTERS, (processed, duplicates, copies, invalid), strict=True))
+    return dict(zip(COUNTERS, (processed, duplicates, copies, invalid, skipped), strict=True))
 
 
 def role_url(admin_url: str, role: str, password: str | None = None) -> str:

@@ -54,6 +54,21 @@ def test_the_future_is_bounded_by_the_records_own_timestamp() -> None:
     assert isinstance(classify("t", 0, 0, at_bound, ms), Delivery)
 
 
+@pytest.mark.parametrize("second", [0, 30, 59])
+def test_the_bound_is_exactly_a_day_after_the_stamp_not_its_minute(second: int) -> None:
+    """+1 day - 1 s is accepted, +1 day + 1 ms is not, whatever second of its minute the record
+    was stamped at (the bound was once taken per record minute: 30 s too strict at :30)."""
+    produced = datetime(2026, 1, 1, 12, 0, second, 250_000, tzinfo=UTC)
+    ms = int(produced.timestamp() * 1000)
+    inside = produced + MAX_FUTURE - timedelta(seconds=1)
+    assert isinstance(classify("t", 0, 0, bad(event_datetime=inside.isoformat()), ms), Delivery)
+    on = bad(event_datetime=(produced + MAX_FUTURE).isoformat())
+    assert isinstance(classify("t", 0, 0, on, ms), Delivery)
+    past = bad(event_datetime=(produced + MAX_FUTURE + timedelta(milliseconds=1)).isoformat())
+    late = classify("t", 0, 0, past, ms)
+    assert isinstance(late, Rejected) and late.reason == "invalid_datetime"
+
+
 def test_the_past_is_welcome() -> None:
     assert isinstance(classify("t", 0, 0, bad(event_datetime="1970-01-01T00:00:00Z"), 0), Delivery)
 

@@ -10,9 +10,11 @@ const STATUS = {
 };
 
 function statusOf(s) {
+  // The server's rule: a gap is an offset below the committed one that is missing or doubled;
+  // what lies above it is in flight (lag), not lost.
   if (s.reconciled === null) return "unknown";
-  if (s.reconciled) return "ok";
-  return s.lag > 0 ? "behind" : "gap";
+  if (!s.reconciled) return "gap";
+  return s.lag > 0 ? "behind" : "ok";
 }
 
 function el(name, attrs, text) {

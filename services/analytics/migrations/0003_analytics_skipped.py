@@ -1,0 +1,20 @@
+"""analytics: offsets with no record for a read_committed reader (transaction markers, aborted
+records) counted in progress.skipped.
+
+Revision ID: analytics_0003
+"""
+
+from shared.migration_ops import downgrade_consumer_tables_v3, upgrade_consumer_tables_v3
+
+revision = "analytics_0003"
+down_revision = "analytics_0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    upgrade_consumer_tables_v3("analytics")
+
+
+def downgrade() -> None:
+    downgrade_consumer_tables_v3("analytics")
