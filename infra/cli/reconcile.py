@@ -235,7 +235,8 @@ def show(recons: list[ServiceRecon], topic: str, wait: float) -> None:
     console.print(partitions_table(recons))
     gaps = [r for r in recons if not r.reconciled]
     for r in gaps:
-        console.print(f"[red]gap[/] in {r.service}: {'; '.join(r.gaps)}", highlight=False)
+        for gap in r.gaps:  # one a line: a pipe or a log never wraps one in two
+            console.print(f"[red]gap[/] in {r.service}: {gap}", highlight=False, soft_wrap=True)
     if gaps:
         console.print(f"not reconciled{f' after {wait:g} s' if wait else ''}", highlight=False)
         raise typer.Exit(EXIT_GAP)

@@ -154,3 +154,11 @@ def run_reconcile(
 def assert_reconciles(url: str, bootstrap: str, topic: str, groups: Mapping[str, str]) -> None:
     done = run_reconcile(url, bootstrap, topic, groups)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def skip_to_end(bootstrap: str, group: str, topic: str) -> None:
+    """`./fanout reset-offsets GROUP --to-latest --execute`, as an operator would."""
+    argv = [sys.executable, "-m", "infra.cli", "reset-offsets", group, "--topic", topic]
+    argv += ["--to-latest", "--execute", "--bootstrap", bootstrap]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
