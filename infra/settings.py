@@ -85,3 +85,12 @@ class InitSettings(BaseSettings):
     partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
     replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")
     patience_s: float = Field(120.0, ge=0, validation_alias="INIT_PATIENCE_S")
+
+
+class ScenarioSettings(StackSettings):
+    """`./fanout scenario`: where the platform is. Run by hand beside `./fanout up`, the
+    supervisor's status file says; run by the overview (inside the publisher's process tree,
+    or its container under compose) the publisher's own variables — compose.yml's names — say."""
+
+    kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    events_topic: str | None = Field(None, validation_alias="EVENTS_TOPIC")

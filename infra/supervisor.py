@@ -1,8 +1,10 @@
 """Runs the whole platform in the foreground, like ``docker compose up``.
 
 Starts broker and database, runs compose.yml's one-shot ``init``, then its long-running
-services, restarting any that exit (restart: unless-stopped). SIGINT/SIGTERM stops services
-first, then the broker, then the database, so nothing is left behind.
+services, restarting any that exit (restart: unless-stopped) — unless an operator holds it
+(``held/<name>`` beside the status file: a scenario stops a service to reset its group's
+offsets, which the broker allows only while the group has no member). SIGINT/SIGTERM stops
+services first, then the broker, then the database, so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ class Supervisor:
     def pidfile(self) -> Path:
         return self.stack.home / "supervisor.json"
 
+    def held(self, name: str) -> bool:
+        return held_path(self.pidfile.parent, name).exists()
+
     def specs(self) -> list[ServiceSpec]:
         db = urlsplit(self.stack.database_url)
         variables = local_variables(
@@ -67,7 +72,14 @@ class Supervisor:
 
     def write_status(self) -> None:
         services = {
-            name: {"pid": r.process.pid, "port": r.spec.web_port, "restarts": r.restarts}
+            name: {
+                "pid": r.process.pid,
+                "port": r.spec.web_port,
+                "restarts": r.restarts,
+                # What a scenario needs to find the service's group on the broker.
+                "group": r.spec.env.get("CONSUMER_GROUP", name),
+                "topic": r.spec.env.get("EVENTS_TOPIC", self.stack.settings.topic),
+            }
             for name, r in self.running.items()
         }
         status = {
@@ -116,6 +128,7 @@ class Supervisor:
                 if (
                     r.process.poll() is not None
                     and time.monotonic() - r.started > RESTART_BACKOFF_S
+                    and not self.held(name)
                 ):
                     self.running[name] = Running(r.spec, self.spawn(r.spec), r.restarts + 1)
                     self.write_status()
@@ -137,6 +150,11 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def held_path(home: Path, name: str) -> Path:
+    """While this file exists the supervisor does not restart ``name``."""
+    return home / "held" / name
 
 
 def read_status(home: Path) -> dict | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import bench, control, dlq, groups, publish, reconcile, stack, topics
+from infra.cli import bench, control, dlq, groups, publish, reconcile, scenario, stack, topics
 
 app = typer.Typer(
     help="fanout: one publisher, one Kafka topic, three idempotent services on PostgreSQL.",
@@ -12,7 +12,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for module in (stack, control, topics, groups, reconcile, dlq, publish, bench):
+for module in (stack, control, topics, groups, reconcile, dlq, publish, scenario, bench):
     module.register(app)
 
 

@@ -1,0 +1,92 @@
+"""What scenarios measure with: one reading of broker and database together (``read_around``,
+through `./fanout reconcile`'s own snapshot, so a live stream never makes a reading contradict
+itself), waiting until a group has committed past a point, and billing's ledger over a set of
+offsets."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from infra.cli.reconcile import snapshot
+from infra.scenarios.platform import POLL_S, Platform
+from shared.db import async_engine
+from shared.polling import async_wait_for
+from shared.reconcile import ServiceRecon
+
+# Per partition, a half-open range of offsets [start, end).
+Ranges = dict[int, tuple[int, int]]
+
+LEDGER_OF_OFFSETS = sa.text(
+    "SELECT count(*), coalesce(sum(l.amount), 0) FROM billing.ledger l"
+    " JOIN billing.inbox i ON i.event_id = l.event_id"
+    " JOIN unnest(CAST(:parts AS int[]), CAST(:starts AS bigint[]), CAST(:ends AS bigint[]))"
+    " AS r(p, lo, hi) ON i.partition = r.p AND i.kafka_offset >= r.lo AND i.kafka_offset < r.hi"
+)
+
+
+async def reading(platform: Platform, name: str) -> ServiceRecon:
+    """``name``'s reconciliation now: committed offsets, then its database, then log ends."""
+    url = platform.need_database()
+    groups = platform.groups(name)
+    (recon,) = await snapshot(platform.bootstrap, url, platform.topic, groups)
+    return recon
+
+
+def committed_of(recon: ServiceRecon) -> dict[int, int]:
+    return {p.partition: p.committed or 0 for p in recon.partitions}
+
+
+def window_of(recon: ServiceRecon) -> Ranges:
+    """Per partition, the offsets persisted above the committed one: what a restart
+    redelivers (only partitions where there are some)."""
+    return {p.partition: (p.committed or 0, p.decided) for p in recon.partitions if p.window}
+
+
+async def wait_committed(
+    platform: Platform, name: str, target: dict[int, int], timeout: float = 120
+) -> ServiceRecon:
+    """Poll until ``name``'s group has committed at least ``target`` on every partition."""
+    last: list[ServiceRecon] = []
+
+    async def past() -> bool:
+        recon = await reading(platform, name)
+        last[:] = [recon]
+        done = committed_of(recon)
+        return all(done.get(p, 0) >= off for p, off in target.items())
+
+    await async_wait_for(
+        past, timeout=timeout, what=f"{name} to commit past {target}", interval=POLL_S * 2
+    )
+    return last[0]
+
+
+async def ledger_of(platform: Platform, ranges: Ranges) -> tuple[int, Decimal]:
+    """Billing's ledger entries (count, total) of the events at ``ranges``' offsets."""
+    engine = async_engine(platform.need_database(), pool_size=1)
+    params = {
+        "parts": list(ranges),
+        "starts": [lo for lo, _ in ranges.values()],
+        "ends": [hi for _, hi in ranges.values()],
+    }
+    try:
+        async with engine.connect() as conn:
+            count, total = (await conn.execute(LEDGER_OF_OFFSETS, params)).one()
+    finally:
+        await engine.dispose()
+    return int(count), Decimal(total)
+
+
+def below(offsets: dict[int, int]) -> Ranges:
+    """Every offset below ``offsets``, per partition."""
+    return {p: (0, off) for p, off in offsets.items()}
+
+
+def ranges_text(ranges: Ranges) -> str:
+    return ", ".join(f"p{p}: {lo}–{hi - 1}" for p, (lo, hi) in sorted(ranges.items()) if hi > lo)
+
+
+def elapsed(since: float) -> str:
+    return f"{time.monotonic() - since:.1f} s"

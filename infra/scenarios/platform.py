@@ -1,0 +1,153 @@
+"""The live platform as a scenario sees it: where the broker, the topic, the database and each
+service are, and the platform's own controls — the crash switch, the supervisor (stop a
+service and hold it, let it restart), publishing. Under `./fanout up` the supervisor's status
+file says where everything is; without one (`docker compose up`) there is no process control,
+and a scenario that needs it says which `docker compose` command does the step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from infra.compose import LOCAL_ROLE_PASSWORDS
+from infra.paths import state_root
+from infra.proc import pid_alive
+from infra.scenarios.engine import CannotRun
+from infra.settings import ScenarioSettings
+from infra.supervisor import held_path, read_status
+from services.publisher.generator import events
+from services.publisher.producer import make_producer, publish
+from services.registry import SERVICES
+from shared.local_only import crash_request
+from shared.polling import async_wait_for
+from shared.schema import READER_ROLE
+
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class ServiceAt:
+    name: str
+    group: str
+    port: int | None = None  # its dashboard (the crash switch); None: not known here
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Platform:
+    bootstrap: str
+    topic: str
+    reader_url: str | None
+    services: dict[str, ServiceAt]
+    home: Path | None = None  # the supervisor's folder; None: no process control here
+
+    def need_processes(self, compose_command: str) -> Path:
+        """The supervisor's folder, or CannotRun naming the compose command for the step."""
+        if self.home is None:
+            raise CannotRun(
+                "this step needs process control, which `docker compose up` does not offer "
+                f"(no `./fanout up` supervisor here); the step is: {compose_command}"
+            )
+        return self.home
+
+    def need_database(self) -> str:
+        if self.reader_url is None:
+            raise CannotRun("no database to measure in: set READER_DATABASE_URL")
+        return self.reader_url
+
+    def groups(self, *names: str) -> dict[str, str]:
+        return {n: self.services[n].group for n in names}
+
+    def hold(self, name: str) -> None:
+        """The supervisor stops restarting ``name`` until release()."""
+        path = held_path(self.need_processes(f"docker compose stop {name}"), name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def release(self, name: str) -> None:
+        assert self.home is not None
+        held_path(self.home, name).unlink(missing_ok=True)
+
+    def current(self, name: str) -> ServiceAt:
+        """``name`` as the supervisor's status file shows it now (its pid changes on restart)."""
+        assert self.home is not None
+        st = (read_status(self.home) or {}).get("services", {}).get(name, {})
+        return ServiceAt(name, st.get("group", name), st.get("port"), st.get("pid"))
+
+    async def crash(self, name: str) -> None:
+        """Arm ``name``'s crash switch, as `./fanout crash` does."""
+        port = self.current(name).port
+        assert port is not None, f"{name} has no dashboard port"
+        await asyncio.to_thread(lambda: urllib.request.urlopen(crash_request(port), 5).read())
+
+    async def stop(self, name: str) -> None:
+        """SIGTERM: ``name`` finishes its batch, commits it and leaves its group."""
+        pid = self.current(name).pid
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)
+        await self.wait_dead(pid, 60)
+
+    async def wait_dead(self, pid: int, timeout: float) -> None:
+        async def dead() -> bool:
+            return not pid_alive(pid)
+
+        await async_wait_for(dead, timeout=timeout, what=f"process {pid} to exit", interval=POLL_S)
+
+    async def wait_restarted(self, name: str, old_pid: int, timeout: float = 60) -> int:
+        async def new_pid() -> bool:
+            pid = self.current(name).pid
+            return pid is not None and pid != old_pid and pid_alive(pid)
+
+        await async_wait_for(
+            new_pid, timeout=timeout, what=f"the supervisor to restart {name}", interval=POLL_S
+        )
+        return int(self.current(name).pid or 0)
+
+    async def publish(self, count: int, seed: int | None = None) -> int:
+        """``count`` events as the publisher writes them (acks=all); returns how many the
+        broker acknowledged."""
+        producer = make_producer(self.bootstrap, "all")
+        await producer.start()
+        try:
+            result = await publish(producer, self.topic, events(count, seed=seed))
+        finally:
+            await producer.stop()
+        return result.acknowledged
+
+
+def locate(settings: ScenarioSettings) -> Platform:
+    """The running `./fanout up` (its status file), else the variables compose.yml sets."""
+    home = state_root() / "up"
+    status = read_status(home)
+    if status is None:
+        return Platform(
+            settings.kafka_bootstrap_servers or f"127.0.0.1:{settings.kafka_port}",
+            settings.events_topic or settings.topic,
+            settings.reader_database_url,
+            {n: ServiceAt(n, n) for n in SERVICES},
+        )
+    found = {n: s for n, s in status.get("services", {}).items() if n in SERVICES}
+    services = {
+        n: ServiceAt(n, s.get("group", n), s.get("port"), s.get("pid")) for n, s in found.items()
+    }
+    topics = {s.get("topic") for s in found.values()} - {None}
+    return Platform(
+        settings.kafka_bootstrap_servers or status["kafka"],
+        settings.events_topic or (topics.pop() if len(topics) == 1 else status["topic"]),
+        settings.reader_database_url or local_reader_url(status["database"]),
+        services,
+        home,
+    )
+
+
+def local_reader_url(database: str) -> str:
+    """The read-only role on `./fanout up`'s own cluster (its local password)."""
+    where = urlsplit(database)
+    password = LOCAL_ROLE_PASSWORDS["READER_DB_PASSWORD"]
+    return f"postgresql://{READER_ROLE}:{password}@{where.hostname}:{where.port}{where.path}"

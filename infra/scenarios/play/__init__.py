@@ -1,0 +1,1 @@
+"""One scenario a file; each defines ``SCENARIO`` (see infra/scenarios/engine.py)."""
