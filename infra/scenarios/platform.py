@@ -84,7 +84,9 @@ class Platform:
         """Arm ``name``'s crash switch, as `./fanout crash` does."""
         port = self.current(name).port
         assert port is not None, f"{name} has no dashboard port"
-        await asyncio.to_thread(lambda: urllib.request.urlopen(crash_request(port), 5).read())
+        await asyncio.to_thread(
+            lambda: urllib.request.urlopen(crash_request(port), timeout=5).read()
+        )
 
     async def stop(self, name: str) -> None:
         """SIGTERM: ``name`` finishes its batch, commits it and leaves its group."""

@@ -39,10 +39,12 @@ async def play(platform: Platform, say: Say) -> Verdict:
         if replayed <= 0:
             raise CannotRun(f"{SERVICE} has committed nothing yet: there is nothing to replay")
         events = replayed - not_events(stopped, moves)
+        others = (
+            f" ({replayed - events} of them dead letters or markers)" if events < replayed else ""
+        )
         say(
-            f"committed {stopped.committed}; reset to earliest replays {replayed} offsets "
-            f"({events} events, the rest dead letters or markers); billing's ledger holds "
-            f"{before[0]} entries of them, total {before[1]}"
+            f"committed {stopped.committed}; reset to earliest replays {replayed} offsets{others};"
+            f" billing's ledger holds {before[0]} entries of them, total {before[1]}"
         )
         say(f"predict: duplicates absorbed rise by exactly {events}; that ledger does not move")
         await apply_reset(platform.bootstrap, group, platform.topic, moves)

@@ -1,0 +1,138 @@
+"""Each guided scenario run through `./fanout scenario run NAME` against the real broker and
+database, under the platform's own supervisor: its verdict holds, and its predicted and
+measured numbers are the exact ones the database and the broker hold."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from infra.stack import Stack
+from shared.events import Delivery, Event, classify
+from tests.support.db import Db, counters
+from tests.support.kafka import PARTITIONS, consume_all, new_topic, unique
+from tests.support.processes import FAST
+from tests.support.publishing import balances, billable, publish_events
+from tests.support.reconcile import wait_reconciled
+from tests.support.scenarios import run_scenario, supervised
+
+
+def test_crash_in_the_window(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-crash", PARTITIONS)
+    publish_events(bootstrap, topic, 1_000, seed=61)
+    with supervised(stack, topic, ("billing",), tmp_path, **FAST) as sup:
+        group = sup.running["billing"].spec.env["CONSUMER_GROUP"]
+        wait_reconciled(db, bootstrap, topic, "billing", group, 1_000)
+        run = run_scenario("crash-in-the-window", tmp_path)
+        assert run.code == 0, run.lines
+        assert sup.running["billing"].restarts == 1  # the crash, and one restart by the supervisor
+
+    checks = run.checks()
+    window, _ = checks["duplicates absorbed after the restart"]
+    # Before the scenario billing had absorbed nothing: every duplicate now is the window's.
+    assert 0 < window <= 200
+    assert db.progress_sums("billing") == counters(1_200, duplicates=int(window))
+    entries, total = window_ledger(db, window_events(run.lines))
+    assert checks == {
+        "duplicates absorbed after the restart": (window, window),
+        "billing ledger entries of the window": (entries, entries),
+        "billing ledger total of the window": (total, total),
+        "gaps (reconcile)": (0, 0),
+    }
+    # The whole topic, read back from the broker: every event once in billing's totals.
+    events = read_events(bootstrap, topic, 1_200)
+    assert db.count("billing.ledger") == len(billable(events))
+    assert db.balances() == balances(events)
+
+
+def test_replay(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-replay", PARTITIONS)
+    batch = publish_events(bootstrap, topic, 2_000, seed=62)
+    with supervised(stack, topic, ("billing",), tmp_path) as sup:
+        group = sup.running["billing"].spec.env["CONSUMER_GROUP"]
+        wait_reconciled(db, bootstrap, topic, "billing", group, 2_000)
+        run = run_scenario("replay", tmp_path)
+        assert run.code == 0, run.lines
+
+    total = sum(balances(batch).values(), Decimal(0))
+    entries = len(billable(batch))
+    assert run.checks() == {
+        "duplicates absorbed by the replay": (2_000, 2_000),
+        "billing ledger entries of the replayed events": (entries, entries),
+        "billing ledger total of the replayed events": (total, total),
+        "gaps (reconcile)": (0, 0),
+    }
+    assert db.progress_sums("billing") == counters(2_000, duplicates=2_000)
+    assert db.balances() == balances(batch)
+
+
+def test_earliest_vs_latest_with_compose_variables(
+    stack: Stack, clean_db: Db, tmp_path: Path
+) -> None:
+    """No supervisor (as under compose): the publisher's variables say where the topic is."""
+    bootstrap = stack.bootstrap
+    topic = new_topic(bootstrap, "scn-reset", PARTITIONS)
+    publish_events(bootstrap, topic, 500, seed=63)
+    run = run_scenario(
+        "earliest-vs-latest", tmp_path, KAFKA_BOOTSTRAP_SERVERS=bootstrap, EVENTS_TOPIC=topic
+    )
+    assert run.code == 0, run.lines
+    assert run.checks() == {
+        "events the latest group saw": (100, 100),
+        "events the earliest group saw": (600, 600),
+    }
+
+
+def test_a_scenario_needing_process_control_says_which_compose_command(
+    stack: Stack, tmp_path: Path
+) -> None:
+    run = run_scenario(
+        "crash-in-the-window",
+        tmp_path,
+        KAFKA_BOOTSTRAP_SERVERS=stack.bootstrap,
+        EVENTS_TOPIC=unique("scn-none"),
+    )
+    assert run.code == 2
+    assert run.lines == [
+        "cannot run here: this step needs process control, which `docker compose up` does not "
+        "offer (no `./fanout up` supervisor here); the step is: docker compose kill billing "
+        "(restart: unless-stopped revives it)"
+    ]
+
+
+def window_events(lines: list[str]) -> dict[int, tuple[int, int]]:
+    """The window's offsets as the narration names them: ``p3: 120–161`` (inclusive)."""
+    line = next(x for x in lines if x.startswith("the window: "))
+    spans = line.split("(", 1)[1].split(")", 1)[0]
+    out = {}
+    for span in spans.split(", "):
+        p, lo_hi = span.split(": ")
+        lo, hi = lo_hi.split("–")
+        out[int(p.removeprefix("p"))] = (int(lo), int(hi) + 1)
+    return out
+
+
+def window_ledger(db: Db, window: dict[int, tuple[int, int]]) -> tuple[int, Decimal]:
+    """Billing's ledger entries of the window's offsets, read directly (admin role)."""
+    count, total = 0, Decimal(0)
+    for p, (lo, hi) in window.items():
+        ((n, s),) = db.all(
+            "SELECT count(*), coalesce(sum(l.amount), 0) FROM billing.ledger l JOIN billing.inbox"
+            " i USING (event_id) WHERE i.partition = %s AND i.kafka_offset >= %s"
+            " AND i.kafka_offset < %s",
+            p,
+            lo,
+            hi,
+        )
+        count, total = count + int(n), total + Decimal(s)
+    return count, total
+
+
+def read_events(bootstrap: str, topic: str, n: int) -> list[Event]:
+    values = asyncio.run(consume_all(bootstrap, topic, unique("scn-read"), n, commit=False))
+    decoded = [classify(topic, 0, i, v, None) for i, v in enumerate(values)]
+    assert all(isinstance(d, Delivery) for d in decoded)
+    return [d.event for d in decoded if isinstance(d, Delivery)]

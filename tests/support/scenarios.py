@@ -1,0 +1,98 @@
+"""Scenarios as the tests run them: the platform's own supervisor over a test's services (its
+status file in a folder of the test's own, which is what `./fanout scenario` finds beside
+`./fanout up`), `./fanout scenario run NAME` as a real subprocess, and its verdict line read
+back into numbers."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from infra import proc
+from infra.paths import ROOT
+from infra.stack import Stack
+from infra.supervisor import Running, Supervisor
+
+CHECK = re.compile(
+    r"(?P<what>[^;]+): predicted (?P<predicted>[-\d.]+), measured (?P<measured>[-\d.]+)"
+)
+
+
+class FolderSupervisor(Supervisor):
+    """The supervisor of `./fanout up`, with its status file in ``state``/up (the state root a
+    scenario run is pointed at) instead of the test stack's own folder."""
+
+    def __init__(self, stack: Stack, state: Path) -> None:
+        super().__init__(stack)
+        self.state = state
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state / "up" / "supervisor.json"
+
+
+@contextmanager
+def supervised(
+    stack: Stack, topic: str, names: tuple[str, ...], state: Path, **env: str
+) -> Iterator[FolderSupervisor]:
+    """Run ``names`` on ``topic`` (each in a group unique to the test) under a supervisor
+    that restarts them — unless held — as `./fanout up` does."""
+    sup = FolderSupervisor(stack, state)
+    sup.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    suffix = topic.rsplit("-", 1)[-1]
+    specs = {s.name: s for s in sup.specs()}
+    for name in names:
+        spec = specs[name]
+        spec.env.update({"EVENTS_TOPIC": topic, "CONSUMER_GROUP": f"{name}-{suffix}", **env})
+        sup.running[name] = Running(spec, sup.spawn(spec))
+    sup.write_status()
+    watcher = threading.Thread(target=sup.watch, name="test-supervisor", daemon=True)
+    watcher.start()
+    try:
+        yield sup
+    finally:
+        sup.stopping = True
+        watcher.join(timeout=10)
+        for r in sup.running.values():
+            proc.stop(r.process)
+        sup.pidfile.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    code: int
+    lines: list[str]
+
+    @property
+    def verdict(self) -> str:
+        return self.lines[-1]
+
+    def checks(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """The verdict's numbers: what → (predicted, measured)."""
+        assert self.verdict.startswith("verdict: "), self.lines
+        found = CHECK.finditer(self.verdict.split(" — ", 1)[1])
+        return {m["what"].strip(): (Decimal(m["predicted"]), Decimal(m["measured"])) for m in found}
+
+
+def run_scenario(name: str, state: Path, timeout: float = 400, **env: str) -> ScenarioRun:
+    """`./fanout scenario run NAME` (the CLI, in its own process) with its state root at
+    ``state``; ``env`` adds variables (the publisher's, when playing compose's side)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "scenario", "run", name],
+        cwd=ROOT,
+        env={**os.environ, "FANOUT_STATE_DIR": str(state), "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = result.stdout.splitlines()
+    assert lines, f"no narration; stderr:\n{result.stderr[-3000:]}"
+    return ScenarioRun(result.returncode, lines)
