@@ -1,5 +1,6 @@
 """The publisher's page (``/``, ``/api/publisher``) and the fan-out overview (``/overview``,
-``/api/overview``), with their templates and scripts in ``web/``."""
+``/api/overview``, and its Scenarios panel: ``/api/scenarios``, ``POST
+/api/scenarios/{name}/run``), with their templates and scripts in ``web/``."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import faust
 from prometheus_client import Counter
 
 from services.publisher.overview import Overview
+from services.publisher.scenarios import Scenarios
 from services.registry import LAYOUT
 from shared.dashboard.http import Pages, json_response, nav, register_static
 from shared.db import async_engine
+from shared.local_only import refusal
 from shared.settings import PublisherSettings
 
 WEB = Path(__file__).parent / "web"
@@ -29,6 +32,7 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
 
     register_pages(app, view)
     register_api(app, view)
+    register_scenarios(app, Scenarios())
     register_static(app, WEB)
 
 
@@ -67,3 +71,23 @@ def register_api(app: faust.App, view: Overview) -> None:
     @app.page("/api/overview", name="api_overview")
     async def overview(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return json_response(web, await view.overview())
+
+
+def register_scenarios(app: faust.App, scenarios: Scenarios) -> None:
+    @app.page("/api/scenarios", name="api_scenarios")
+    async def listing(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        return json_response(web, {"scenarios": await scenarios.catalog(), "run": scenarios.view()})
+
+    @app.page("/api/scenarios/{name}/run", name="api_scenario_run")
+    class Run(faust.web.View):
+        """POST starts the scenario. It changes the platform (crashes, resets offsets), so it
+        gets `POST /crash`'s guard: only a deliberate local client, never a cross-site one."""
+
+        async def post(self, request: faust.web.Request, name: str) -> faust.web.Response:
+            refused = refusal(request.headers, "scenario")
+            if refused:
+                return json_response(self.web, {"error": refused}, status=403)
+            busy = await scenarios.start(name)
+            if busy:
+                return json_response(self.web, {"error": busy, "run": scenarios.view()}, 409)
+            return json_response(self.web, {"run": scenarios.view()}, status=202)

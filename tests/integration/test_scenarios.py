@@ -15,7 +15,7 @@ from tests.support.kafka import PARTITIONS, consume_all, new_topic, unique
 from tests.support.processes import FAST
 from tests.support.publishing import balances, billable, publish_events
 from tests.support.reconcile import wait_reconciled
-from tests.support.scenarios import run_scenario, supervised
+from tests.support.scenarios import run_scenario, supervised, window_events, window_ledger
 
 
 def test_crash_in_the_window(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
@@ -101,34 +101,6 @@ def test_a_scenario_needing_process_control_says_which_compose_command(
         "offer (no `./fanout up` supervisor here); the step is: docker compose kill billing "
         "(restart: unless-stopped revives it)"
     ]
-
-
-def window_events(lines: list[str]) -> dict[int, tuple[int, int]]:
-    """The window's offsets as the narration names them: ``p3: 120–161`` (inclusive)."""
-    line = next(x for x in lines if x.startswith("the window: "))
-    spans = line.split("(", 1)[1].split(")", 1)[0]
-    out = {}
-    for span in spans.split(", "):
-        p, lo_hi = span.split(": ")
-        lo, hi = lo_hi.split("–")
-        out[int(p.removeprefix("p"))] = (int(lo), int(hi) + 1)
-    return out
-
-
-def window_ledger(db: Db, window: dict[int, tuple[int, int]]) -> tuple[int, Decimal]:
-    """Billing's ledger entries of the window's offsets, read directly (admin role)."""
-    count, total = 0, Decimal(0)
-    for p, (lo, hi) in window.items():
-        ((n, s),) = db.all(
-            "SELECT count(*), coalesce(sum(l.amount), 0) FROM billing.ledger l JOIN billing.inbox"
-            " i USING (event_id) WHERE i.partition = %s AND i.kafka_offset >= %s"
-            " AND i.kafka_offset < %s",
-            p,
-            lo,
-            hi,
-        )
-        count, total = count + int(n), total + Decimal(s)
-    return count, total
 
 
 def read_events(bootstrap: str, topic: str, n: int) -> list[Event]:

@@ -20,6 +20,7 @@ from infra import proc
 from infra.paths import ROOT
 from infra.stack import Stack
 from infra.supervisor import Running, Supervisor
+from tests.support.db import Db
 
 CHECK = re.compile(
     r"(?P<what>[^;]+): predicted (?P<predicted>[-\d.]+), measured (?P<measured>[-\d.]+)"
@@ -96,3 +97,31 @@ def run_scenario(name: str, state: Path, timeout: float = 400, **env: str) -> Sc
     lines = result.stdout.splitlines()
     assert lines, f"no narration; stderr:\n{result.stderr[-3000:]}"
     return ScenarioRun(result.returncode, lines)
+
+
+def window_events(lines: list[str]) -> dict[int, tuple[int, int]]:
+    """The window's offsets as the narration names them: ``p3: 120–161`` (inclusive)."""
+    line = next(x for x in lines if x.startswith("the window: "))
+    spans = line.split("(", 1)[1].split(")", 1)[0]
+    out = {}
+    for span in spans.split(", "):
+        p, lo_hi = span.split(": ")
+        lo, hi = lo_hi.split("–")
+        out[int(p.removeprefix("p"))] = (int(lo), int(hi) + 1)
+    return out
+
+
+def window_ledger(db: Db, window: dict[int, tuple[int, int]]) -> tuple[int, Decimal]:
+    """Billing's ledger entries of the window's offsets, read directly (admin role)."""
+    count, total = 0, Decimal(0)
+    for p, (lo, hi) in window.items():
+        ((n, s),) = db.all(
+            "SELECT count(*), coalesce(sum(l.amount), 0) FROM billing.ledger l JOIN billing.inbox"
+            " i USING (event_id) WHERE i.partition = %s AND i.kafka_offset >= %s"
+            " AND i.kafka_offset < %s",
+            p,
+            lo,
+            hi,
+        )
+        count, total = count + int(n), total + Decimal(s)
+    return count, total

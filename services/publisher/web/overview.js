@@ -70,6 +70,11 @@ function drawGroups(svg, o) {
     const st = STATUS[statusOf(s)];
     svg.appendChild(arrow(520, 180, 625, y + 50));
     svg.appendChild(box(630, y, 310, 100, st.stroke, st.fill));
+    // The running scenario acts on this service (scenarios.js): outline it.
+    if (window.fanoutTouched && window.fanoutTouched.has(s.service)) {
+      svg.appendChild(el("rect", { x: 624, y: y - 6, width: 322, height: 112, rx: 11, fill: "none",
+        stroke: "#7c3aed", "stroke-width": 3, "stroke-dasharray": "8 5", class: "touched" }));
+    }
     svg.appendChild(el("text", { x: 645, y: y + 24, class: "svg-title" }, `${s.service}`));
     svg.appendChild(el("text", { x: 925, y: y + 24, "text-anchor": "end", class: "svg-small", fill: st.stroke }, st.text));
     svg.appendChild(el("text", { x: 645, y: y + 46, class: "svg-small" }, `group ${s.group}`));
