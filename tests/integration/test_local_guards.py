@@ -1,4 +1,5 @@
-"""Local hazards: a cross-site POST to the crash switch, and a clone PostgreSQL cannot enter."""
+"""Local hazards: a cross-site POST to the crash switch or to a scenario's Run, and a clone
+PostgreSQL cannot enter."""
 
 from __future__ import annotations
 
@@ -15,13 +16,17 @@ import pytest
 from infra.postgres.server import RELOCATED, PostgresServer, postgres_can_enter
 from infra.stack import Stack
 from shared.local_only import ACTION_HEADER, crash_request
+from shared.polling import wait_for
 from tests.support.kafka import new_topic
 from tests.support.processes import running_services
+from tests.support.web import get_json
 
 
-def _post(port: int, headers: dict[str, str], body: bytes | None = None) -> tuple[int, dict]:
+def _post(
+    port: int, headers: dict[str, str], body: bytes | None = None, path: str = "/crash"
+) -> tuple[int, dict]:
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}/crash", data=body, method="POST", headers=headers
+        f"http://127.0.0.1:{port}{path}", data=body, method="POST", headers=headers
     )
     try:
         with urllib.request.urlopen(req, timeout=5) as answer:
@@ -48,6 +53,23 @@ def test_crash_switch_refuses_cross_site_posts_and_obeys_the_cli(stack: Stack) -
             assert json.loads(r.read()) == {"armed": False}
         with urllib.request.urlopen(crash_request(billing.port), timeout=5) as r:
             assert json.loads(r.read()) == {"armed": True}  # what `./fanout crash` sends
+
+
+def test_a_scenario_run_refuses_cross_site_posts(stack: Stack) -> None:
+    topic = new_topic(stack.bootstrap, "scenario-guard", 1)
+    with running_services(stack, topic, ("publisher",), PUBLISH_RATE="0.001") as procs:
+        port = procs["publisher"].port
+        run = "/api/scenarios/earliest-vs-latest/run"
+        wait_for(lambda: get_json(port, "/api/scenarios"), timeout=60, what="the publisher")
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        missing = f"missing header {ACTION_HEADER}: scenario (cross-site requests are refused)"
+        assert _post(port, form, b"x=1", path=run) == (403, {"error": missing})
+        evil = {ACTION_HEADER: "scenario", "Origin": "http://evil.example"}
+        assert _post(port, evil, path=run) == (
+            403,
+            {"error": "Origin 'http://evil.example' is not this server"},
+        )
+        assert get_json(port, "/api/scenarios")["run"] is None  # nothing was started
 
 
 def _free_port() -> int:
