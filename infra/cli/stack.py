@@ -36,9 +36,17 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_where(sup: Supervisor) -> None:
+    overview = _overview_url(sup)
+    if overview:  # the page a newcomer should open first: the picture and the scenarios
+        console.print(
+            f"start here: [bold]{overview}[/] (the fan-out picture and the scenarios)",
+            soft_wrap=True,
+        )
     table = Table(title="fanout is up (Ctrl-C stops everything)")
     table.add_column("what")
     table.add_column("where")
+    if overview:
+        table.add_row("overview", overview)
     table.add_row("Kafka (KRaft)", sup.stack.bootstrap)
     table.add_row("PostgreSQL", redacted(sup.stack.database_url))
     s = sup.stack.settings
@@ -46,8 +54,15 @@ def _print_where(sup: Supervisor) -> None:
     for name, r in sup.running.items():
         port = r.spec.web_port
         table.add_row(name, f"http://127.0.0.1:{port}/" if port else f"pid {r.process.pid}")
+    table.add_row("scenarios", "`./fanout scenario list`, or Run on the overview")
     table.add_row("logs", str(sup.stack.home / "logs"))
     console.print(table)
+
+
+def _overview_url(sup: Supervisor) -> str | None:
+    publisher = sup.running.get("publisher")
+    port = publisher.spec.web_port if publisher else None
+    return f"http://127.0.0.1:{port}/overview" if port else None
 
 
 def up(
