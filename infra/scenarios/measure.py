@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -65,18 +66,33 @@ async def wait_committed(
 
 async def ledger_of(platform: Platform, ranges: Ranges) -> tuple[int, Decimal]:
     """Billing's ledger entries (count, total) of the events at ``ranges``' offsets."""
-    engine = async_engine(platform.need_database(), pool_size=1)
     params = {
         "parts": list(ranges),
         "starts": [lo for lo, _ in ranges.values()],
         "ends": [hi for _, hi in ranges.values()],
     }
+    count, total = await row(platform.need_database(), LEDGER_OF_OFFSETS, **params)
+    return int(count), Decimal(total)
+
+
+async def row(url: str, sql: sa.TextClause, **params: Any) -> tuple[Any, ...]:
+    """The one row ``sql`` returns, on a connection of its own."""
+    engine = async_engine(url, pool_size=1)
     try:
         async with engine.connect() as conn:
-            count, total = (await conn.execute(LEDGER_OF_OFFSETS, params)).one()
+            return tuple((await conn.execute(sql, params)).one())
     finally:
         await engine.dispose()
-    return int(count), Decimal(total)
+
+
+async def execute(url: str, sql: str) -> None:
+    """One statement, committed (the admin role's rule, added or dropped)."""
+    engine = async_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(sql))
+    finally:
+        await engine.dispose()
 
 
 def below(offsets: dict[int, int]) -> Ranges:

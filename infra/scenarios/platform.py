@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from infra.compose import LOCAL_ROLE_PASSWORDS
 from infra.paths import state_root
+from infra.postgres.server import PostgresServer
 from infra.proc import pid_alive
 from infra.scenarios.engine import CannotRun
 from infra.settings import ScenarioSettings
@@ -24,6 +25,7 @@ from infra.supervisor import held_path, read_status
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
+from shared.events import Event
 from shared.local_only import crash_request
 from shared.polling import async_wait_for
 from shared.schema import READER_ROLE
@@ -46,6 +48,7 @@ class Platform:
     reader_url: str | None
     services: dict[str, ServiceAt]
     home: Path | None = None  # the supervisor's folder; None: no process control here
+    admin_url: str | None = None  # the database's admin role: only to add or drop a rule
 
     def need_processes(self, compose_command: str) -> Path:
         """The supervisor's folder, or CannotRun naming the compose command for the step."""
@@ -60,6 +63,11 @@ class Platform:
         if self.reader_url is None:
             raise CannotRun("no database to measure in: set READER_DATABASE_URL")
         return self.reader_url
+
+    def need_admin(self, why: str) -> str:
+        if self.admin_url is None:
+            raise CannotRun(f"{why} needs the database's admin role: set DATABASE_URL")
+        return self.admin_url
 
     def groups(self, *names: str) -> dict[str, str]:
         return {n: self.services[n].group for n in names}
@@ -122,6 +130,19 @@ class Platform:
             await producer.stop()
         return result.acknowledged
 
+    async def publish_list(self, batch: list[Event]) -> list[tuple[int, int]]:
+        """These events, in order, keyed by user; where each landed (partition, offset)."""
+        producer = make_producer(self.bootstrap, "all")
+        await producer.start()
+        try:
+            sent = [
+                await producer.send(self.topic, e.to_json(), key=(e.user_id or "").encode())
+                for e in batch
+            ]
+            return [((m := await f).partition, m.offset) for f in sent]
+        finally:
+            await producer.stop()
+
 
 def locate(settings: ScenarioSettings) -> Platform:
     """The running `./fanout up` (its status file), else the variables compose.yml sets."""
@@ -133,6 +154,7 @@ def locate(settings: ScenarioSettings) -> Platform:
             settings.events_topic or settings.topic,
             settings.reader_database_url,
             {n: ServiceAt(n, n) for n in SERVICES},
+            admin_url=settings.database_url,
         )
     found = {n: s for n, s in status.get("services", {}).items() if n in SERVICES}
     services = {
@@ -145,6 +167,7 @@ def locate(settings: ScenarioSettings) -> Platform:
         settings.reader_database_url or local_reader_url(status["database"]),
         services,
         home,
+        settings.database_url or local_admin_url(home, status["database"]),
     )
 
 
@@ -153,3 +176,10 @@ def local_reader_url(database: str) -> str:
     where = urlsplit(database)
     password = LOCAL_ROLE_PASSWORDS["READER_DB_PASSWORD"]
     return f"postgresql://{READER_ROLE}:{password}@{where.hostname}:{where.port}{where.path}"
+
+
+def local_admin_url(home: Path, database: str) -> str | None:
+    """`./fanout up`'s own cluster's admin URL (its password file); None for an external
+    database, whose admin URL only DATABASE_URL can give."""
+    server = PostgresServer(home / "postgres", urlsplit(database).port or 5432)
+    return server.url if server.password_file.exists() else None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from infra.stack import Stack
 from shared.events import Delivery, Event, classify
+from tests.support.catalog import SERVICES
 from tests.support.db import Db, counters
 from tests.support.kafka import PARTITIONS, consume_all, new_topic, unique
 from tests.support.processes import FAST
@@ -108,3 +109,33 @@ def read_events(bootstrap: str, topic: str, n: int) -> list[Event]:
     decoded = [classify(topic, 0, i, v, None) for i, v in enumerate(values)]
     assert all(isinstance(d, Delivery) for d in decoded)
     return [d.event for d in decoded if isinstance(d, Delivery)]
+
+
+def test_poison_and_redrive(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-poison", PARTITIONS)
+    publish_events(bootstrap, topic, 300, seed=64)
+    with supervised(stack, topic, SERVICES, tmp_path) as sup:
+        for name, r in sup.running.items():
+            wait_reconciled(db, bootstrap, topic, name, r.spec.env["CONSUMER_GROUP"], 300)
+        run = run_scenario("poison-and-redrive", tmp_path, DATABASE_URL=stack.database_url)
+        assert run.code == 0, run.lines
+
+    assert run.checks() == {
+        "billing dead letters of the poison": (1, 1),
+        "events behind it billing applied": (10, 10),
+        "billing ledger entries of the poison before the fix": (0, 0),
+        "billing ledger entries of the poison after the redrive": (1, 1),
+        "gaps (reconcile)": (0, 0),
+        "analytics applied the poison": (1, 1),
+        "analytics dead letters of it": (0, 0),
+        "audit applied the poison": (1, 1),
+        "audit dead letters of it": (0, 0),
+    }
+    assert db.dead_reasons("billing") == {"handler_error": 1}
+    assert db.count("billing.ledger", "amount = 25000.00") == 1
+    for name in SERVICES:
+        assert db.inbox_count(name) == 311
+    assert db.count("analytics.dead_letters") + db.count("audit.dead_letters") == 0
+    rules = "SELECT count(*) FROM pg_constraint WHERE conname LIKE 'scenario_limit_%%'"
+    assert db.one(rules) == 0  # the fix stays: the rule is gone
