@@ -65,7 +65,7 @@ def create_service_app(
 def register_operations(
     app: faust.App, settings: ServiceSettings, stats: ServiceStats, consumer: BatchConsumer
 ) -> None:
-    """``/health``, ``/metrics`` and the crash switch ``/crash``."""
+    """``/health``, ``/metrics``, the crash switch ``/crash`` and the pause switch."""
 
     @app.page("/health")
     async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
@@ -77,6 +77,7 @@ def register_operations(
             "batches": stats.batches,
             "assigned": sorted(stats.assigned),
             "positioned": sorted(stats.positioned),
+            "paused": consumer.fetching_paused,
         }
         return web.json(body, status=200 if ok else 503)
 
@@ -99,6 +100,25 @@ def register_operations(
                 return self.json({"armed": consumer.crash_requested, "error": refused}, status=403)
             consumer.crash_requested = True
             return self.json({"armed": True})
+
+    for action, paused in (("pause", True), ("resume", False)):
+        register_pause_switch(app, consumer, action, paused)
+
+
+def register_pause_switch(
+    app: faust.App, consumer: BatchConsumer, action: str, paused: bool
+) -> None:
+    """``POST /pause`` stops fetching (process, group membership and dashboard stay),
+    ``POST /resume`` starts again; guarded like /crash."""
+
+    @app.page(f"/{action}", name=f"pause_switch_{action}")
+    class Switch(faust.web.View):
+        async def post(self, request: faust.web.Request) -> faust.web.Response:
+            refused = refusal(request.headers, action)
+            if refused:
+                return self.json({"paused": consumer.pause_requested, "error": refused}, status=403)
+            consumer.pause_requested = paused
+            return self.json({"paused": paused})
 
 
 def run(app: faust.App) -> None:

@@ -71,6 +71,8 @@ class BatchConsumer(Service):
         self.engine = engine
         self.stats = stats
         self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
+        self.pause_requested = False  # set by the dashboard's /pause and /resume
+        self.fetching_paused = False  # whether the loop has applied it (shown on /health)
         self.dead_letters = DeadLetterSender(settings)
         self._stopping = False
         self._kafka: AIOKafkaConsumer | None = None
@@ -130,6 +132,7 @@ class BatchConsumer(Service):
     async def step(self, kafka: AIOKafkaConsumer) -> None:
         s = self.settings
         await self.resolve_positions(kafka)
+        self.pause_switch(kafka)
         # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
         fetched = await fetch(kafka, s.batch_within_ms, s.batch_max)
         if fetched.empty:
@@ -149,6 +152,15 @@ class BatchConsumer(Service):
                 await kafka.seek_to_beginning(tp)  # never skip a redrive, whatever the reset
             await kafka.position(tp)
         self.stats.set_positioned(owned, self.settings.events_topic)
+
+    def pause_switch(self, kafka: AIOKafkaConsumer) -> None:
+        """While paused, fetch nothing — between batches, so the last one is committed — but
+        keep polling: the process, its group membership and its dashboard stay."""
+        if self.pause_requested:
+            kafka.pause(*kafka.assignment())  # partitions assigned meanwhile too
+        elif kafka.paused():
+            kafka.resume(*kafka.paused())
+        self.fetching_paused = self.pause_requested
 
     async def process(self, kafka: AIOKafkaConsumer, fetched: Fetched) -> None:
         items = decode(fetched)

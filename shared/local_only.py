@@ -1,4 +1,5 @@
-"""Guard for state-changing endpoints (``POST /crash``): only a deliberate local client.
+"""Guard for state-changing endpoints (``POST /crash``, ``/pause``, ``/resume``, a scenario's
+Run): only a deliberate local client.
 
 Any web page the user visits can send a *simple* cross-site request (a form POST) to
 127.0.0.1. A request with a custom header is not simple: a browser must first ask the server
@@ -42,4 +43,11 @@ def crash_request(port: int) -> urllib.request.Request:
     """What `./fanout crash SERVICE` sends: POST /crash with the action header."""
     return urllib.request.Request(
         f"http://127.0.0.1:{port}/crash", method="POST", headers={ACTION_HEADER: "crash"}
+    )
+
+
+def action_request(port: int, action: str) -> urllib.request.Request:
+    """POST /ACTION with its action header (pause, resume)."""
+    return urllib.request.Request(
+        f"http://127.0.0.1:{port}/{action}", method="POST", headers={ACTION_HEADER: action}
     )

@@ -1,5 +1,5 @@
-"""`./fanout restart SERVICE` and `./fanout crash SERVICE`: act on one process of a running
-`./fanout up` (its supervisor restarts it)."""
+"""`./fanout restart SERVICE`, `crash SERVICE`, `pause SERVICE` and `resume SERVICE`: act on
+one process of a running `./fanout up` (its supervisor restarts it when it exits)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ console = Console()
 def register(app: typer.Typer) -> None:
     app.command()(restart)
     app.command()(crash)
+    app.command()(pause)
+    app.command()(resume)
 
 
 def _service_status(service: str) -> tuple[dict, dict]:
@@ -67,3 +69,25 @@ def crash(service: Annotated[str, typer.Argument(help="analytics, billing or aud
     urllib.request.urlopen(crash_request(svc["port"]), timeout=5).read()
     console.print(f"{service}: crash armed; it dies after its next batch's DB commit")
     console.print(f"{service}: restarted as pid {_wait_new_pid(service, svc['pid'])}")
+
+
+def _switch(service: str, action: str) -> None:
+    import urllib.request
+
+    from shared.local_only import action_request
+
+    _, svc = _service_status(service)
+    urllib.request.urlopen(action_request(svc["port"], action), timeout=5).read()
+
+
+def pause(service: Annotated[str, typer.Argument(help="analytics, billing or audit")]) -> None:
+    """Stop SERVICE fetching, between batches; its process, group membership and dashboard
+    stay (watch its lag grow while the others keep up). `./fanout resume` lets it go on."""
+    _switch(service, "pause")
+    console.print(f"{service}: paused after its batch in flight (`./fanout resume {service}`)")
+
+
+def resume(service: Annotated[str, typer.Argument(help="analytics, billing or audit")]) -> None:
+    """Let a paused SERVICE fetch again: it drains its lag at its own pace."""
+    _switch(service, "resume")
+    console.print(f"{service}: resumed")

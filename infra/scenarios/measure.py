@@ -30,10 +30,18 @@ LEDGER_OF_OFFSETS = sa.text(
 
 async def reading(platform: Platform, name: str) -> ServiceRecon:
     """``name``'s reconciliation now: committed offsets, then its database, then log ends."""
+    return (await readings(platform, name))[name]
+
+
+async def readings(platform: Platform, *names: str) -> dict[str, ServiceRecon]:
+    """Several services in one reading (one set of log ends for all)."""
     url = platform.need_database()
-    groups = platform.groups(name)
-    (recon,) = await snapshot(platform.bootstrap, url, platform.topic, groups)
-    return recon
+    found = await snapshot(platform.bootstrap, url, platform.topic, platform.groups(*names))
+    return {r.service: r for r in found}
+
+
+def log_ends_of(recon: ServiceRecon) -> dict[int, int]:
+    return {p.partition: p.log_end for p in recon.partitions}
 
 
 def committed_of(recon: ServiceRecon) -> dict[int, int]:

@@ -8,11 +8,13 @@ and a scenario that needs it says which `docker compose` command does the step.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from infra.compose import LOCAL_ROLE_PASSWORDS
@@ -26,7 +28,7 @@ from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
 from shared.events import Event
-from shared.local_only import crash_request
+from shared.local_only import action_request, crash_request
 from shared.polling import async_wait_for
 from shared.schema import READER_ROLE
 
@@ -59,6 +61,16 @@ class Platform:
             )
         return self.home
 
+    def need_dashboard(self, name: str, step: str) -> int:
+        """``name``'s dashboard port (its switches), or CannotRun naming the step by hand."""
+        port = self.services[name].port if name in self.services else None
+        if port is None:
+            raise CannotRun(
+                f"this step needs {name}'s dashboard address, which only `./fanout up`'s "
+                f"supervisor tells here; the step is: {step}"
+            )
+        return port
+
     def need_database(self) -> str:
         if self.reader_url is None:
             raise CannotRun("no database to measure in: set READER_DATABASE_URL")
@@ -90,11 +102,27 @@ class Platform:
 
     async def crash(self, name: str) -> None:
         """Arm ``name``'s crash switch, as `./fanout crash` does."""
+        await self._send(crash_request(self._port(name)))
+
+    async def switch(self, name: str, action: str) -> None:
+        """``pause`` or ``resume`` ``name``'s fetching (its process keeps running)."""
+        await self._send(action_request(self._port(name), action))
+
+    async def health(self, name: str) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self._port(name)}/health"
+        return dict(json.loads(await self._send(urllib.request.Request(url))))
+
+    def _port(self, name: str) -> int:
         port = self.current(name).port
         assert port is not None, f"{name} has no dashboard port"
-        await asyncio.to_thread(
-            lambda: urllib.request.urlopen(crash_request(port), timeout=5).read()
-        )
+        return int(port)
+
+    async def _send(self, request: urllib.request.Request) -> bytes:
+        def send() -> bytes:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return bytes(answer.read())
+
+        return await asyncio.to_thread(send)
 
     async def stop(self, name: str) -> None:
         """SIGTERM: ``name`` finishes its batch, commits it and leaves its group."""
@@ -119,13 +147,13 @@ class Platform:
         )
         return int(self.current(name).pid or 0)
 
-    async def publish(self, count: int, seed: int | None = None) -> int:
-        """``count`` events as the publisher writes them (acks=all); returns how many the
-        broker acknowledged."""
+    async def publish(self, count: int, rate: float = 0) -> int:
+        """``count`` events as the publisher writes them (acks=all), ``rate`` a second (0: at
+        once); returns how many the broker acknowledged."""
         producer = make_producer(self.bootstrap, "all")
         await producer.start()
         try:
-            result = await publish(producer, self.topic, events(count, seed=seed))
+            result = await publish(producer, self.topic, events(count), rate=rate)
         finally:
             await producer.stop()
         return result.acknowledged

@@ -53,6 +53,9 @@ def test_crash_switch_refuses_cross_site_posts_and_obeys_the_cli(stack: Stack) -
             assert json.loads(r.read()) == {"armed": False}
         with urllib.request.urlopen(crash_request(billing.port), timeout=5) as r:
             assert json.loads(r.read()) == {"armed": True}  # what `./fanout crash` sends
+        for action in ("pause", "resume"):  # the pause switch has the same guard
+            status, body = _post(billing.port, form, b"x=1", path=f"/{action}")
+            assert (status, body["paused"]) == (403, False)
 
 
 def test_a_scenario_run_refuses_cross_site_posts(stack: Stack) -> None:

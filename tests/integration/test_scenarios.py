@@ -139,3 +139,26 @@ def test_poison_and_redrive(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
     assert db.count("analytics.dead_letters") + db.count("audit.dead_letters") == 0
     rules = "SELECT count(*) FROM pg_constraint WHERE conname LIKE 'scenario_limit_%%'"
     assert db.one(rules) == 0  # the fix stays: the rule is gone
+
+
+def test_each_at_its_own_pace(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-pace", PARTITIONS)
+    publish_events(bootstrap, topic, 300, seed=65)
+    with supervised(stack, topic, SERVICES, tmp_path) as sup:
+        for name, r in sup.running.items():
+            wait_reconciled(db, bootstrap, topic, name, r.spec.env["CONSUMER_GROUP"], 300)
+        run = run_scenario("each-at-its-own-pace", tmp_path)
+        assert run.code == 0, run.lines
+        assert all(r.restarts == 0 for r in sup.running.values())  # audit was never stopped
+
+    assert run.checks() == {
+        "audit lag growth while held": (200, 200),
+        "audit committed offsets moved while held": (0, 0),
+        "analytics lag once caught up, audit held": (0, 0),
+        "billing lag once caught up, audit held": (0, 0),
+        "duplicates absorbed (nothing doubled)": (0, 0),
+        "gaps (reconcile)": (0, 0),
+    }
+    for name in SERVICES:
+        assert db.progress_sums(name) == counters(500)
