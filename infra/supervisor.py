@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from infra import proc
+from infra import instances, proc
 from infra.compose import LOCAL_ROLE_PASSWORDS, ServiceSpec, load_specs, local_variables
 from infra.stack import Stack, redacted
 
@@ -32,6 +32,7 @@ class Running:
     process: subprocess.Popen[bytes]
     restarts: int = 0
     started: float = field(default_factory=time.monotonic)
+    instance_of: str | None = None  # a further instance of this service, in its group
 
 
 class Supervisor:
@@ -79,6 +80,7 @@ class Supervisor:
                 # What a scenario needs to find the service's group on the broker.
                 "group": r.spec.env.get("CONSUMER_GROUP", name),
                 "topic": r.spec.env.get("EVENTS_TOPIC", self.stack.settings.topic),
+                "instance_of": r.instance_of,
             }
             for name, r in self.running.items()
         }
@@ -124,15 +126,35 @@ class Supervisor:
 
     def watch(self) -> None:
         while not self.stopping:
-            for name, r in self.running.items():
+            for name, r in list(self.running.items()):
                 if (
                     r.process.poll() is not None
                     and time.monotonic() - r.started > RESTART_BACKOFF_S
                     and not self.held(name)
                 ):
-                    self.running[name] = Running(r.spec, self.spawn(r.spec), r.restarts + 1)
+                    again = replace(r, process=self.spawn(r.spec), restarts=r.restarts + 1)
+                    self.running[name] = replace(again, started=time.monotonic())
                     self.write_status()
+            if self.scale():
+                self.write_status()
             time.sleep(0.5)  # supervision tick
+
+    def scale(self) -> bool:
+        """Start or stop further instances of a service in its group, as many as
+        ``scale/<name>`` beside the status file asks (a scenario's scale out and back);
+        whether anything changed."""
+        changed = False
+        for name, r in list(self.running.items()):
+            if r.instance_of is not None:
+                continue
+            want = instances.wanted(self.pidfile.parent, name)
+            for spec in instances.missing(r.spec, want, self.running):
+                self.running[spec.name] = Running(spec, self.spawn(spec), instance_of=name)
+                changed = True
+            for extra in instances.surplus(name, want, self.running):
+                proc.stop(self.running.pop(extra).process)
+                changed = True
+        return changed
 
     def shutdown(self) -> None:
         for r in self.running.values():

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.compose import LOCAL_ROLE_PASSWORDS
+from infra.instances import scale_path
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.proc import pid_alive
@@ -93,6 +94,15 @@ class Platform:
     def release(self, name: str) -> None:
         assert self.home is not None
         held_path(self.home, name).unlink(missing_ok=True)
+
+    def scale(self, name: str, count: int, compose_command: str) -> None:
+        """Ask the supervisor for ``count`` instances of ``name`` in its group."""
+        path = scale_path(self.need_processes(compose_command), name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if count > 1:
+            path.write_text(str(count))
+        else:
+            path.unlink(missing_ok=True)
 
     def current(self, name: str) -> ServiceAt:
         """``name`` as the supervisor's status file shows it now (its pid changes on restart)."""

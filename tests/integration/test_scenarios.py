@@ -162,3 +162,29 @@ def test_each_at_its_own_pace(stack: Stack, clean_db: Db, tmp_path: Path) -> Non
     }
     for name in SERVICES:
         assert db.progress_sums(name) == counters(500)
+
+
+def test_scale_out_and_back(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-scale", PARTITIONS)
+    publish_events(bootstrap, topic, 400, seed=66)
+    with supervised(stack, topic, ("billing",), tmp_path, **FAST) as sup:
+        group = sup.running["billing"].spec.env["CONSUMER_GROUP"]
+        wait_reconciled(db, bootstrap, topic, "billing", group, 400)
+        run = run_scenario("scale-out-and-back", tmp_path)
+        assert run.code == 0, run.lines
+        assert list(sup.running) == ["billing"]  # the second instance is gone
+        assert sup.running["billing"].restarts == 0
+
+    assert run.checks() == {
+        "instances in the group after scaling out": (2, 2),
+        "partitions owned by the two together": (PARTITIONS, PARTITIONS),
+        "partitions owned by both": (0, 0),
+        "instances owning none": (0, 0),
+        "partitions the first instance owns after scaling back": (PARTITIONS, PARTITIONS),
+        "gaps (reconcile)": (0, 0),
+    }
+    events = read_events(bootstrap, topic, 1_000)
+    assert db.progress_sums("billing")["processed"] == 1_000  # each event applied once
+    assert db.count("billing.ledger") == len(billable(events))
+    assert db.balances() == balances(events)

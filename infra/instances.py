@@ -1,0 +1,51 @@
+"""Further instances of a service in its consumer group, run by the supervisor on request:
+``scale/<name>`` beside its status file holds how many instances of ``name`` are wanted
+(absent: one). Each further one is ``<name>-<i>`` with a dashboard port of its own."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Protocol
+
+from infra.compose import ServiceSpec
+
+
+class HasInstance(Protocol):
+    instance_of: str | None
+
+
+def scale_path(home: Path, name: str) -> Path:
+    return home / "scale" / name
+
+
+def wanted(home: Path, name: str) -> int:
+    try:
+        return max(1, int(scale_path(home, name).read_text()))
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def missing(spec: ServiceSpec, want: int, running: Mapping[str, object]) -> Iterator[ServiceSpec]:
+    """Specs of the further instances of ``spec`` wanted and not running."""
+    for i in range(2, want + 1):
+        name = f"{spec.name}-{i}"
+        if name not in running:
+            yield replace(spec, name=name, env={**spec.env, "WEB_PORT": str(free_port())})
+
+
+def surplus(name: str, want: int, running: Mapping[str, HasInstance]) -> list[str]:
+    """Further instances of ``name`` beyond ``want``."""
+    return [
+        key
+        for key, r in running.items()
+        if r.instance_of == name and int(key.rsplit("-", 1)[1]) > want
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
