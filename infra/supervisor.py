@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -81,6 +82,7 @@ class Supervisor:
                 "group": r.spec.env.get("CONSUMER_GROUP", name),
                 "topic": r.spec.env.get("EVENTS_TOPIC", self.stack.settings.topic),
                 "instance_of": r.instance_of,
+                "held": self.held(name),
             }
             for name, r in self.running.items()
         }
@@ -106,6 +108,8 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
         write_atomically(self.pidfile, json.dumps({"pid": os.getpid(), "starting": True}))
+        for requests in ("held", "scale"):  # a scenario killed mid-run left them: start afresh
+            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
         try:
             self.stack.start_infra()
             self.write_status()

@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]  # where `python -m infra.cli` is fou
 CLI = (sys.executable, "-m", "infra.cli", "scenario")
 MAX_LINES = 500  # a narration is a few dozen lines; a runaway one must not grow the page
 VERDICTS = {0: "held", 1: "did not hold", 2: "cannot run here"}
+# How the engine's last line begins (infra/scenarios/engine.py; a unit test holds the two
+# together): it is the outcome, shown apart from the narration, even before the child exits.
+LAST_LINES = ("verdict: ", "cannot run here: ", "stopped before its verdict: ")
 
 
 @dataclass
@@ -25,8 +28,15 @@ class ScenarioRun:
     name: str
     touches: list[str]
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    lines: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # the narration
+    outcome: str | None = None  # the last line: the verdict with its numbers, or why not
     code: int | None = None  # None while it runs
+
+    def add(self, line: str) -> None:
+        if line.startswith(LAST_LINES):
+            self.outcome = line
+        elif len(self.lines) < MAX_LINES:
+            self.lines.append(line)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -34,6 +44,7 @@ class ScenarioRun:
             "touches": self.touches,
             "started_at": self.started_at,
             "lines": self.lines,
+            "outcome": self.outcome,
             "running": self.code is None,
             "code": self.code,
             "verdict": None if self.code is None else VERDICTS.get(self.code, "failed"),
@@ -81,8 +92,7 @@ class Scenarios:
         )
         assert child.stdout is not None
         async for raw in child.stdout:
-            if len(run.lines) < MAX_LINES:
-                run.lines.append(raw.decode(errors="replace").rstrip("\n"))
+            run.add(raw.decode(errors="replace").rstrip("\n"))
         run.code = await child.wait()
 
     def view(self) -> dict[str, Any] | None:

@@ -78,3 +78,24 @@ def test_list_prints_one_scenario_a_line_name_first() -> None:
 def test_an_unknown_scenario_exits_2() -> None:
     result = CliRunner().invoke(app, ["scenario", "run", "no-such"])
     assert result.exit_code == 2
+
+
+def test_the_overview_knows_the_engines_last_lines() -> None:
+    """The page shows the outcome apart from the narration by these beginnings."""
+    from services.publisher.scenarios import LAST_LINES
+
+    lines: list[str] = []
+    play(lines, 1, 1)
+
+    async def cannot(platform: None, say: Say) -> Verdict:
+        raise CannotRun("why")
+
+    async def broken(platform: None, say: Say) -> Verdict:
+        raise ValueError("how")
+
+    for toy in (cannot, broken):
+        asyncio.run(run(scenario(toy), None, lines.append))
+    outcomes = [line for line in lines if line != "step one"]
+    assert len(outcomes) == 3
+    assert all(line.startswith(LAST_LINES) for line in outcomes)
+    assert not "step one".startswith(LAST_LINES)

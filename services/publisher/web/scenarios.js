@@ -51,14 +51,13 @@ const Scenarios = (() => {
       shownRun = run.started_at;
       shownLines = 0;
     }
-    // Once it ended, its last line is the verdict (or why it could not run): shown apart.
-    const lines = run.running ? run.lines : run.lines.slice(0, -1);
-    for (const line of lines.slice(shownLines)) narration.append(text("li", line));
-    shownLines = Math.max(shownLines, lines.length);
+    for (const line of run.lines.slice(shownLines)) narration.append(text("li", line));
+    shownLines = Math.max(shownLines, run.lines.length);
     document.getElementById("scenario-title").textContent =
       `${run.name} — ${run.running ? "running" : run.verdict} (started ${Dash.time(run.started_at)} UTC)`;
     const verdict = document.getElementById("verdict");
-    verdict.textContent = run.running ? "" : run.lines[run.lines.length - 1] || run.verdict;
+    // The verdict with its numbers (or why it could not run), once the run has ended.
+    verdict.textContent = run.running ? "" : run.outcome || run.verdict;
     verdict.className = run.running ? "" : VERDICT_CLASS[run.code] || "not-held";
     touched.clear();
     if (run.running) run.touches.forEach((s) => touched.add(s));
