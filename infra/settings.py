@@ -94,3 +94,7 @@ class ScenarioSettings(StackSettings):
 
     kafka_bootstrap_servers: str | None = Field(None, validation_alias="KAFKA_BOOTSTRAP_SERVERS")
     events_topic: str | None = Field(None, validation_alias="EVENTS_TOPIC")
+    # Each service's consumer group when it is not its name, as the publisher reads it (JSON).
+    consumer_groups: dict[str, str] = Field(
+        default_factory=dict, validation_alias="CONSUMER_GROUPS"
+    )

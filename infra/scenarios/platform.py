@@ -191,7 +191,7 @@ def locate(settings: ScenarioSettings) -> Platform:
             settings.kafka_bootstrap_servers or f"127.0.0.1:{settings.kafka_port}",
             settings.events_topic or settings.topic,
             settings.reader_database_url,
-            {n: ServiceAt(n, n) for n in SERVICES},
+            {n: ServiceAt(n, settings.consumer_groups.get(n, n)) for n in SERVICES},
             admin_url=settings.database_url,
         )
     found = {n: s for n, s in status.get("services", {}).items() if n in SERVICES}

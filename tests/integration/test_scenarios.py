@@ -5,6 +5,7 @@ measured numbers are the exact ones the database and the broker hold."""
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,9 +14,9 @@ from shared.events import Delivery, Event, classify
 from tests.support.catalog import SERVICES
 from tests.support.db import Db, counters
 from tests.support.kafka import PARTITIONS, consume_all, new_topic, unique
-from tests.support.processes import FAST
+from tests.support.processes import FAST, groups_of, running_services
 from tests.support.publishing import balances, billable, publish_events
-from tests.support.reconcile import wait_reconciled
+from tests.support.reconcile import wait_caught_up, wait_reconciled
 from tests.support.scenarios import run_scenario, supervised, window_events, window_ledger
 
 
@@ -188,3 +189,28 @@ def test_scale_out_and_back(stack: Stack, clean_db: Db, tmp_path: Path) -> None:
     assert db.progress_sums("billing")["processed"] == 1_000  # each event applied once
     assert db.count("billing.ledger") == len(billable(events))
     assert db.balances() == balances(events)
+
+
+def test_poison_and_redrive_without_a_supervisor(
+    stack: Stack, clean_db: Db, tmp_path: Path
+) -> None:
+    """As from the host beside `docker compose up`: no process control is needed, only the
+    broker, the database's URLs and the groups (CONSUMER_GROUPS, the publisher's variable)."""
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-poison-c", PARTITIONS)
+    publish_events(bootstrap, topic, 100, seed=67)
+    with running_services(stack, topic) as procs:
+        wait_caught_up(db, bootstrap, topic, procs, 100)
+        run = run_scenario(
+            "poison-and-redrive",
+            tmp_path,
+            KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            EVENTS_TOPIC=topic,
+            DATABASE_URL=stack.database_url,
+            READER_DATABASE_URL=stack.reader_url,
+            CONSUMER_GROUPS=json.dumps(groups_of(procs)),
+        )
+        assert run.code == 0, run.lines
+    assert run.checks()["billing ledger entries of the poison after the redrive"] == (1, 1)
+    assert run.checks()["audit applied the poison"] == (1, 1)
+    assert db.dead_reasons("billing") == {"handler_error": 1}
