@@ -48,8 +48,21 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Measured:
+    """A number shown beside the checks but not judged: what a contrast's weak side cost
+    (``acks=0: lost``), which the run measures and never predicts."""
+
+    what: str
+    measured: Number
+
+    def text(self) -> str:
+        return f"{self.what}: measured {self.measured}"
+
+
+@dataclass(frozen=True)
 class Verdict:
     checks: tuple[Check, ...]
+    measured: tuple[Measured, ...] = ()
 
     @property
     def held(self) -> bool:
@@ -59,7 +72,8 @@ class Verdict:
     def line(self) -> str:
         """The last line of a run: the verdict, then every predicted and measured number."""
         word = "held" if self.held else "did not hold"
-        return f"verdict: {word} — " + "; ".join(c.text() for c in self.checks)
+        parts = [c.text() for c in self.checks] + [m.text() for m in self.measured]
+        return f"verdict: {word} — " + "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.scenarios import catalog
-from infra.scenarios.engine import CannotRun, Check, Say, Scenario, Verdict, run
+from infra.scenarios.engine import CannotRun, Check, Measured, Say, Scenario, Verdict, run
 
 
 def scenario(play_it: object) -> Scenario[None]:
@@ -44,6 +44,15 @@ def test_a_true_prediction_holds() -> None:
 
 def test_no_check_is_no_verdict() -> None:
     assert not Verdict(()).held
+    assert not Verdict((), (Measured("acks=0 lost", 37),)).held
+
+
+def test_a_measured_number_is_shown_not_judged() -> None:
+    verdict = Verdict((Check("acks=all lost", 0, 0),), (Measured("acks=0 lost", 37),))
+    assert verdict.held
+    assert verdict.line() == (
+        "verdict: held — acks=all lost: predicted 0, measured 0; acks=0 lost: measured 37"
+    )
 
 
 def test_cannot_run_says_why_and_exits_2() -> None:
