@@ -31,9 +31,11 @@ def tables_of(schema: str) -> ConsumerTables:
 
 @asynccontextmanager
 async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a READ ONLY transaction, rolled back on leaving (nothing to keep)."""
+    """A connection in a READ ONLY transaction, rolled back on leaving (nothing to keep).
+    REPEATABLE READ: all its statements read one snapshot, so on a live stream a batch that
+    commits meanwhile is in none of them or in all (progress and inbox never disagree)."""
     async with engine.connect() as conn:
-        await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+        await conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         yield conn
 
 
