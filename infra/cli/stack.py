@@ -107,7 +107,8 @@ def _detach(brokers: int, infra_only: bool, stack: Stack) -> None:
     while time.monotonic() < deadline:
         st = read_status(stack.home)
         if st and "services" in st and (infra_only or st["services"]):
-            console.print(log.read_text()[-3000:] or "fanout is up")
+            # Already laid out by the child: printed as it is, never wrapped again.
+            console.print(log.read_text()[-3000:] or "fanout is up", soft_wrap=True)
             console.print(f"running in the background (pid {child.pid}); `./fanout down` stops it")
             return
         if child.poll() is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from infra.cli.reconcile import snapshot
+from infra.scenarios.engine import Check, Say
 from infra.scenarios.platform import POLL_S, Platform
 from shared.db import async_engine
 from shared.polling import async_wait_for
@@ -103,13 +104,23 @@ async def execute(url: str, sql: str) -> None:
         await engine.dispose()
 
 
+def gaps_check(say: Say, *recons: ServiceRecon) -> Check:
+    """Reconcile's verdict on ``recons``: 0 gaps predicted; each one found is narrated."""
+    found = [f"{r.service}: {gap}" for r in recons for gap in r.gaps]
+    for gap in found:
+        say(f"reconcile found a gap in {gap}")
+    return Check("gaps (reconcile)", 0, len(found))
+
+
 def below(offsets: dict[int, int]) -> Ranges:
     """Every offset below ``offsets``, per partition."""
     return {p: (0, off) for p, off in offsets.items()}
 
 
 def ranges_text(ranges: Ranges) -> str:
-    return ", ".join(f"p{p}: {lo}–{hi - 1}" for p, (lo, hi) in sorted(ranges.items()) if hi > lo)
+    """``p3: 120–161`` (inclusive), ``p0: 21`` for one offset."""
+    spans = [(p, lo, hi - 1) for p, (lo, hi) in sorted(ranges.items()) if hi > lo]
+    return ", ".join(f"p{p}: {lo}" + (f"–{last}" if last > lo else "") for p, lo, last in spans)
 
 
 def elapsed(since: float) -> str:

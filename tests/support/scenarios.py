@@ -100,14 +100,14 @@ def run_scenario(name: str, state: Path, timeout: float = 400, **env: str) -> Sc
 
 
 def window_events(lines: list[str]) -> dict[int, tuple[int, int]]:
-    """The window's offsets as the narration names them: ``p3: 120–161`` (inclusive)."""
+    """The window's offsets as the narration names them: ``p3: 120–161`` (inclusive), ``p0: 21``."""
     line = next(x for x in lines if x.startswith("the window: "))
     spans = line.split("(", 1)[1].split(")", 1)[0]
     out = {}
     for span in spans.split(", "):
         p, lo_hi = span.split(": ")
-        lo, hi = lo_hi.split("–")
-        out[int(p.removeprefix("p"))] = (int(lo), int(hi) + 1)
+        lo, _, hi = lo_hi.partition("–")
+        out[int(p.removeprefix("p"))] = (int(lo), int(hi or lo) + 1)
     return out
 
 

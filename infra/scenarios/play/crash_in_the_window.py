@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
-from infra.scenarios.measure import ledger_of, ranges_text, reading, wait_committed, window_of
+from infra.scenarios.measure import (
+    gaps_check,
+    ledger_of,
+    ranges_text,
+    reading,
+    wait_committed,
+    window_of,
+)
 from infra.scenarios.platform import Platform
 
 SERVICE = "billing"
@@ -46,7 +53,7 @@ async def play(platform: Platform, say: Say) -> Verdict:
                   after.duplicates - crashed.duplicates),
             Check("billing ledger entries of the window", before[0], again[0]),
             Check("billing ledger total of the window", before[1], again[1]),
-            Check("gaps (reconcile)", 0, len(after.gaps)),
+            gaps_check(say, after),
         )
     )  # fmt: skip
 

@@ -10,6 +10,7 @@ from infra.scenarios.engine import Check, Say, Scenario, Verdict
 from infra.scenarios.measure import (
     committed_of,
     elapsed,
+    gaps_check,
     log_ends_of,
     readings,
     wait_committed,
@@ -60,7 +61,8 @@ async def play(platform: Platform, say: Say) -> Verdict:
     await wait_committed(platform, SERVICE, ends, timeout=120)
     say(f"released: {SERVICE} drained its {mid[SERVICE].lag} behind in {elapsed(released)}")
     end = await readings(platform, *names)
-    return verdict(start, mid, kept, end, published, others)
+    gaps = gaps_check(say, *end.values())
+    return verdict(start, mid, kept, end, published, others, gaps)
 
 
 def verdict(
@@ -70,6 +72,7 @@ def verdict(
     end: dict[str, ServiceRecon],
     published: int,
     others: list[str],
+    gaps: Check,
 ) -> Verdict:
     grew = mid[SERVICE].lag - start[SERVICE].lag
     still = moved(kept[SERVICE], start[SERVICE])
@@ -80,7 +83,7 @@ def verdict(
           for n in others),
         Check("duplicates absorbed (nothing doubled)", 0,
               sum(end[n].duplicates - start[n].duplicates for n in end)),
-        Check("gaps (reconcile)", 0, sum(len(r.gaps) for r in end.values())),
+        gaps,
     ]  # fmt: skip
     return Verdict(tuple(checks))
 

@@ -46,10 +46,13 @@ class Counted:
         """Wait for the group to hand it every partition; returns where it starts reading."""
 
         async def assigned() -> bool:
-            await self.poll()
+            # No fetch until the start is read: a record handed over first would move the
+            # position past itself, and the start would look later than it was.
             return self.client.assignment() == set(tps)
 
-        await async_wait_for(assigned, timeout=60, what="the new group's partitions")
+        await async_wait_for(
+            assigned, timeout=60, what="the new group's partitions", interval=POLL_S
+        )
         return {tp.partition: await self.client.position(tp) for tp in tps}
 
     async def read_to(self, ends: dict[int, int], timeout: float = 300) -> int:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from infra.dlq_ops import redrive
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
-from infra.scenarios.measure import execute, reading, row, wait_committed
+from infra.scenarios.measure import execute, gaps_check, reading, row, wait_committed
 from infra.scenarios.platform import POLL_S, Platform
 from shared.events import Event
 from shared.polling import async_wait_for
@@ -61,7 +61,7 @@ async def play(platform: Platform, say: Say) -> Verdict:
         Check("events behind it billing applied", FOLLOWERS, passed),
         Check("billing ledger entries of the poison before the fix", 0, refused),
         Check("billing ledger entries of the poison after the redrive", 1, applied),
-        Check("gaps (reconcile)", 0, len(recon.gaps)),
+        gaps_check(say, recon),
     ]
     return Verdict((*checks, *await unaffected(platform, poison)))
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from infra.groups_ops import OffsetMove, apply_reset, ensure_group_idle, plan_reset
 from infra.scenarios.engine import CannotRun, Check, Say, Scenario, Verdict
-from infra.scenarios.measure import below, committed_of, ledger_of, reading, wait_committed
+from infra.scenarios.measure import (
+    below,
+    committed_of,
+    gaps_check,
+    ledger_of,
+    reading,
+    wait_committed,
+)
 from infra.scenarios.platform import Platform
 from shared.polling import async_wait_for
 from shared.reconcile import ServiceRecon
@@ -62,7 +69,7 @@ async def play(platform: Platform, say: Say) -> Verdict:
                   after.duplicates - stopped.duplicates),
             Check("billing ledger entries of the replayed events", before[0], again[0]),
             Check("billing ledger total of the replayed events", before[1], again[1]),
-            Check("gaps (reconcile)", 0, len(after.gaps)),
+            gaps_check(say, after),
         )
     )  # fmt: skip
 

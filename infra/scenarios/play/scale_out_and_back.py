@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from infra.groups_ops import describe_group
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
-from infra.scenarios.measure import log_ends_of, reading, wait_committed
+from infra.scenarios.measure import gaps_check, log_ends_of, reading, wait_committed
 from infra.scenarios.platform import POLL_S, Platform
 from shared.polling import async_wait_for
 
@@ -76,7 +76,7 @@ async def play(platform: Platform, say: Say) -> Verdict:
             Check("partitions owned by both", 0, len(shared)),
             Check("instances owning none", 0, sum(1 for ps in split.values() if not ps)),
             Check("partitions the first instance owns after scaling back", n, len(kept)),
-            Check("gaps (reconcile)", 0, len(end.gaps)),
+            gaps_check(say, end),
         )
     )  # fmt: skip
 
