@@ -30,8 +30,8 @@ async def reader(platform: Platform, group: str, reset: str) -> AsyncIterator[Co
 
 
 class Counted:
-    """A consumer that keeps every offset it reads (below no limit yet: the scenario's log
-    ends are taken after it joined)."""
+    """A consumer that keeps the offset of every record it reads: what it saw is counted
+    against log ends taken after it joined."""
 
     def __init__(self, client: AIOKafkaConsumer, topic: str) -> None:
         self.client = client
