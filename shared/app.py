@@ -21,6 +21,7 @@ from shared.local_only import refusal
 from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
+from shared.web_guard import allowed_hosts, guard
 
 
 class BatchBoot(BootStrategy):
@@ -41,7 +42,13 @@ def faust_app(name: str, settings: KafkaSettings) -> faust.App:
         topic_disable_leader=True,
         store="memory://",
         web_in_thread=False,
+        # Every route checks Host and sends the security headers (shared/web_guard.py).
+        web_application_options={"middlewares": [guard(_allowed(settings))]},
     )
+
+
+def _allowed(settings: KafkaSettings) -> frozenset[str]:
+    return allowed_hosts(settings.web_bind, settings.web_allowed_hosts.split(","))
 
 
 def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faust.web.Response:

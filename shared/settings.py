@@ -26,6 +26,9 @@ class KafkaSettings(BaseSettings):
     events_topic: str = "multi-app-events"
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
+    # Host names the dashboards answer besides loopback and web_bind (comma-separated): e.g.
+    # a machine's LAN name when BIND_ADDRESS publishes them. Anything else gets 421.
+    web_allowed_hosts: str = ""
 
     @property
     def bootstrap_list(self) -> list[str]:

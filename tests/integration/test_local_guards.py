@@ -50,6 +50,36 @@ def test_crash_switch_refuses_cross_site_posts_and_obeys_the_cli(stack: Stack) -
             assert json.loads(r.read()) == {"armed": True}  # what `./fanout crash` sends
 
 
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, dict, dict[str, str]]:
+    headers = {"Host": host} if host else {}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            return answer.status, json.loads(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read()), dict(refused.headers)
+
+
+def test_every_route_refuses_a_rebound_host_and_unbounded_parameters(stack: Stack) -> None:
+    """A page that rebinds its DNS name to 127.0.0.1 reads nothing (421 on GETs too); a
+    parameter outside its bound is a 400, not a clamp; pages cannot be framed."""
+    topic = new_topic(stack.bootstrap, "host-guard", 1)
+    with running_services(stack, topic, ("analytics",)) as procs:
+        port = procs["analytics"].port
+        procs["analytics"].wait_assigned(1)
+        for path in ("/api/summary", "/health", "/metrics", "/", "/static/common.js"):
+            status, body, _ = _get(port, path, host=f"rebind.example:{port}")
+            assert status == 421 and "rebind.example" in body["error"], (path, status, body)
+        status, _, headers = _get(port, "/api/summary", host=f"localhost:{port}")
+        assert status == 200
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        for bad in ("minutes=0", "minutes=1441", "minutes=ten"):
+            status, body, _ = _get(port, f"/api/minutes?{bad}")
+            assert status == 400 and "minutes must be" in body["error"], (bad, body)
+        assert _get(port, "/api/minutes?minutes=1440")[0] == 200
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
