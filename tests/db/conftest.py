@@ -29,7 +29,10 @@ def _listening(port: int) -> bool:
 def admin_url() -> Iterator[str]:
     settings = suite_settings()
     kafka_ports = (settings.kafka_port, settings.kafka_port + 1)  # client, controller
-    assert not any(_listening(p) for p in kafka_ports), "the PostgreSQL tier found a broker"
+    assert not any(_listening(p) for p in kafka_ports), (
+        f"the PostgreSQL-only tier found a broker on {kafka_ports}: run tests/db before any tier "
+        "that starts one (pyproject's testpaths order does)"
+    )
     home = state_root() / "test-db"
     shutil.rmtree(home, ignore_errors=True)
     server = PostgresServer(home / "postgres", settings.pg_port + PORT_OFFSET)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -104,6 +106,40 @@ def test_a_clone_in_a_folder_only_root_can_enter_starts_postgres(tmp_path: Path)
         assert private.stat().st_mode & 0o777 == 0o700  # nothing was opened up
     finally:
         server.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
         shutil.rmtree(server.cluster_dir, ignore_errors=True)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(server.url, connect_timeout=2)
+
+
+def _as_postgres(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+
+
+def test_root_follows_no_link_the_postgres_user_plants() -> None:
+    """What the ``postgres`` OS user can write (its cluster folder) may hold links to root's
+    files by the next start: root neither chowns nor writes through them; and the folder with
+    the password and the log is root's, so no link can be planted there at all."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="fanout-links-"))  # pytest's is 700: postgres
+    tmp_path.chmod(0o755)  # must enter this one
+    home = tmp_path / "state" / "postgres"
+    server = PostgresServer(home, _free_port())
+    target = tmp_path / "roots-folder"
+    target.mkdir()
+    try:
+        server.start()
+        server.stop()
+        assert server.cluster_dir == home / "cluster"
+        sock = server.cluster_dir / "socket"
+        assert _as_postgres("rm", "-rf", str(sock)).returncode == 0
+        assert _as_postgres("ln", "-s", str(target), str(sock)).returncode == 0
+        planted = _as_postgres("ln", "-s", str(target), str(home / "postgres.log.planted"))
+        assert planted.returncode != 0, "the postgres user could write root's folder"
+        with pytest.raises(RuntimeError, match="is not a folder"):
+            server.start()
+        assert target.stat().st_uid == 0, "root chowned a link's target to postgres"
+        assert (home.stat().st_uid, server.password_file.stat().st_mode & 0o777) == (0, 0o600)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
