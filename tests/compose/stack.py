@@ -14,14 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.compose import required_variables
-from infra.containers.engine import (
-    EngineError,
-    Podman,
-    PodmanService,
-    checkout_engine,
-    ensure_installed,
-    image_store,
-)
+from infra.containers.engine import EngineError, Podman, PodmanService, engines
 from infra.containers.images import Images
 from infra.containers.tier import ComposeProject, HealthRunner, project_name
 from infra.settings import ComposeTierSettings
@@ -112,12 +105,9 @@ def _say(message: str) -> None:
     print(f"compose tier: {message}", file=sys.stderr, flush=True)
 
 
-def _engine(home: Path) -> tuple[Podman, Podman, PodmanService]:
+def engine(home: Path) -> tuple[Podman, Podman, PodmanService]:
     """The machine-wide image store, this checkout's engine, and its API service."""
-    ensure_installed()
-    store, podman = image_store(), checkout_engine()
-    store.configure()
-    podman.configure()
+    store, podman = engines()
     return store, podman, PodmanService(podman, project_name(), home / "podman-api.log")
 
 
@@ -142,7 +132,7 @@ def compose_tier(home: Path) -> Iterator[Tier]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "compose.log").unlink(missing_ok=True)
     started = time.monotonic()
-    store, podman, api = _engine(home)
+    store, podman, api = engine(home)
     settings = ComposeTierSettings()
     project = ComposeProject(podman, api, project_name(), tier_variables(settings), home)
     health: HealthRunner | None = None
