@@ -92,9 +92,11 @@ class Tier:
             ),
         )
 
-    def logs(self, service: str, lines: int = 40) -> str:
+    def logs(self, service: str, lines: int | None = 40) -> str:
+        """The container's output: its last ``lines`` lines, or all of it (None)."""
         cid = self.project.container(service)["Id"]
-        out = self.project.podman.run("logs", "--tail", str(lines), cid, check=False)
+        tail = ["--tail", str(lines)] if lines is not None else []
+        out = self.project.podman.run("logs", *tail, cid, check=False)
         return out.stdout + out.stderr
 
     def get(self, service: str, path: str) -> tuple[int, bytes]:
