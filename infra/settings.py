@@ -3,8 +3,13 @@ built once at start-up, frozen. The services' own settings are in shared/setting
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secret_files import fill_url_password
 
 
 class StackSettings(BaseSettings):
@@ -81,7 +86,30 @@ class InitSettings(BaseSettings):
 
     kafka_bootstrap_servers: str
     database_url: str  # the admin role: migrations create schemas and roles
+    database_password_file: Path | None = None  # its password when the URL carries none
     events_topic: str = "multi-app-events"
     partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
     replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")
     patience_s: float = Field(120.0, ge=0, validation_alias="INIT_PATIENCE_S")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_password_from_file(cls, data: Any) -> Any:
+        return fill_url_password(data, "database_url", "database_password_file")
+
+
+class SecretsSettings(BaseSettings):
+    """compose's one-shot ``secrets``: a password given here (from `.env` or the environment)
+    wins; an empty one means "keep the stored one, or make one". Names as in compose.yml."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    postgres_password: str = ""
+    analytics_db_password: str = ""
+    billing_db_password: str = ""
+    audit_db_password: str = ""
+    reader_db_password: str = ""
+
+    def given(self) -> dict[str, str]:
+        """Every password variable (upper case, as compose.yml spells it) with its value."""
+        return {name.upper(): str(value) for name, value in self.model_dump().items()}

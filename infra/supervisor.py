@@ -56,7 +56,10 @@ class Supervisor:
         return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
-        env = {**self.stack.env(), **spec.env}
+        # compose's secret files do not exist here: the URLs carry every password, and a URL
+        # without one (an external database that trusts us) means none, not "read the file".
+        given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
+        env = {**self.stack.env(), **given}
         return proc.spawn(spec.argv, self.stack.home / "logs" / f"{spec.name}.log", env=env)
 
     def run_one_shot(self, spec: ServiceSpec) -> None:

@@ -143,7 +143,9 @@ def init() -> None:
 
 
 def write_env() -> None:
-    """Write .env next to compose.yml with random passwords (never overwrites one)."""
+    """Write .env next to compose.yml with random passwords (never overwrites one).
+
+    Optional: without one, `docker compose up` makes its own passwords on first start."""
     from infra.secrets import DOTENV, write_dotenv
 
     done = write_dotenv()
