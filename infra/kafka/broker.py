@@ -201,6 +201,16 @@ class KafkaCluster:
         argv = self._java(libs, *jvm, "kafka.Kafka", str(node.home / "server.properties"))
         node.process = proc.spawn(argv, node.log)
 
+    def restart_node(self, node: KafkaNode, timeout: float = 90.0) -> None:
+        """The supervisor's restart of a node that exited: on its own data (Kafka recovers its
+        log); a node that does not get ready is killed again, so the next try starts clean."""
+        self.start_node(node)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            self.kill_node(node)
+            raise
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Ready when a metadata request answers with every node of the cluster."""
 

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from infra import proc
+from infra.postgres.locks import clear_stale
 from infra.system import postgres_bindir
 from shared.polling import wait_for
 from shared.schema import READER_ROLE
@@ -168,10 +169,13 @@ class PostgresServer:
             pwfile.unlink(missing_ok=True)
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the cluster (again, after a crash: PostgreSQL's own recovery replays its WAL)."""
         self.init()
         sock = self.cluster_dir / "socket"
         sock.mkdir(exist_ok=True)
         self._chown(sock)
+        for path in clear_stale(self.data, [self.data / "postmaster.pid", self.socket_lock]):
+            print(f"fanout: removed {path}: its PID belongs to another process", file=sys.stderr)
         argv = [
             str(postgres_bindir() / "postgres"),
             "-D",
@@ -195,6 +199,19 @@ class PostgresServer:
             detail=lambda: "postgres log tail:\n" + proc.tail(self.log),
         )
         self._ensure_database()
+
+    @property
+    def socket_lock(self) -> Path:
+        return self.cluster_dir / "socket" / f".s.PGSQL.{self.port}.lock"
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """The supervisor's restart of a postmaster that exited (and was reaped): on the same
+        data; a start that does not get ready is stopped again, so the next try starts clean."""
+        try:
+            self.start(timeout)
+        except BaseException:
+            self.kill()
+            raise
 
     def _ping(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
