@@ -26,6 +26,8 @@ class KafkaSettings(BaseSettings):
     events_topic: str = "multi-app-events"
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
+    # The local runner's status file (shared/supervision.py); unset under compose.
+    supervisor_status: str | None = Field(None, validation_alias="FANOUT_SUPERVISOR_STATUS")
 
     @property
     def bootstrap_list(self) -> list[str]:

@@ -138,7 +138,7 @@ def status() -> None:
     console.print(table)
     for name, c in {**infra, **st.get("services", {})}.items():
         if c.get("state", "up") != "up":
-            console.print(f"[bold red]{name} is {_state(c)}[/]")
+            console.print(f"[bold red]{name}: {_state(c)}[/]", soft_wrap=True)
 
 
 def _state(c: dict) -> str:

@@ -87,7 +87,7 @@ class SupervisedStack:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`./fanout ARGS` as an operator runs it against this stack."""
-        env = {**os.environ, "FANOUT_STATE_DIR": str(self.state_dir)}
+        env = {**os.environ, "FANOUT_STATE_DIR": str(self.state_dir), "COLUMNS": "200"}
         argv = [sys.executable, "-m", "infra.cli", *args]
         return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
 
