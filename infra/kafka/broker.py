@@ -22,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra import proc
 from infra.paths import ROOT, cache_dir
 from infra.system import ensure_command
-from shared.polling import wait_for
+from shared.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -217,7 +217,7 @@ class KafkaCluster:
         def ready() -> bool:
             for node in self.members:
                 if node.process is not None and node.process.poll() is not None:
-                    raise RuntimeError(
+                    raise GiveUp(  # waiting longer cannot help
                         f"broker node {node.node_id} exited: {node.process.returncode}"
                     )
             return asyncio.run(_cluster_size(self.bootstrap)) == self.nodes

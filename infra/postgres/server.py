@@ -28,7 +28,7 @@ import psycopg
 from infra import proc
 from infra.postgres.locks import clear_stale
 from infra.system import postgres_bindir
-from shared.polling import wait_for
+from shared.polling import GiveUp, wait_for
 from shared.schema import READER_ROLE
 
 ADMIN_USER = "postgres"
@@ -215,10 +215,16 @@ class PostgresServer:
 
     def _ping(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"postgres exited with {self.process.returncode}")
+            # GiveUp: waiting longer cannot help (a plain error would be retried to the deadline)
+            raise GiveUp(f"postgres exited with {self.process.returncode}: {self._fatal()}")
         base = self.url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(base, connect_timeout=2) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def _fatal(self) -> str:
+        """The last FATAL line of the log: why a postmaster refused to start."""
+        lines = [line for line in proc.tail(self.log, 20).splitlines() if "FATAL" in line]
+        return lines[-1].split("FATAL:", 1)[-1].strip() if lines else "see " + str(self.log)
 
     def _ensure_database(self) -> None:
         base = self.url.rsplit("/", 1)[0] + "/postgres"

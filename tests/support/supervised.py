@@ -116,7 +116,7 @@ def _settings() -> StackSettings:
     )
 
 
-def _supervisor_env(settings: StackSettings, state: Path) -> dict[str, str]:
+def _supervisor_env(settings: StackSettings, state: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FANOUT_", "DATABASE_URL"))}
     return {
         **env,
@@ -125,11 +125,13 @@ def _supervisor_env(settings: StackSettings, state: Path) -> dict[str, str]:
         "FANOUT_KAFKA_PORT": str(settings.kafka_port),
         "FANOUT_PG_PORT": str(settings.pg_port),
         "FANOUT_WEB_PORT": str(settings.web_port),
+        **extra,
     }
 
 
-def start_supervised(name: str = "supervised") -> SupervisedStack:
-    """`./fanout up --infra-only` on a fresh state folder (the jar cache shared), migrated."""
+def start_supervised(name: str = "supervised", **env: str) -> SupervisedStack:
+    """`./fanout up --infra-only` on a fresh state folder (the jar cache shared), migrated;
+    ``env``: more of the supervisor's environment (FANOUT_RESTART_*)."""
     settings, state = _settings(), state_root() / name
     cleanup.end_processes_of(state / "up")  # a killed earlier run's leftovers
     subprocess.run(["rm", "-rf", str(state)], check=True)
@@ -144,7 +146,7 @@ def start_supervised(name: str = "supervised") -> SupervisedStack:
     argv = [sys.executable, "-m", "infra.cli", "up", "--infra-only"]
     with open(state / "up.out", "ab") as out:
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=_supervisor_env(settings, state), stdout=out, stderr=out,
+            argv, cwd=ROOT, env=_supervisor_env(settings, state, **env), stdout=out, stderr=out,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     sup = SupervisedStack(stack, process)
