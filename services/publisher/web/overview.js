@@ -140,7 +140,7 @@ function fillRestarts(o) {
   const panel = document.getElementById("supervision");
   if (!sup) {
     panel.hidden = true;
-    Dash.badge("sup-status", true, "restarts: by compose", "no local supervisor: compose's restart policy restarts containers");
+    Dash.badge("sup-status", true, "no local supervisor", "not under ./fanout up (under docker compose, its restart policy restarts containers)");
     return;
   }
   panel.hidden = false;
