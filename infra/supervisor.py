@@ -129,7 +129,7 @@ class Supervisor:
         status = {
             "pid": os.getpid(),
             "kafka": self.stack.bootstrap,
-            "kafka_pids": [n.process.pid for n in self.stack.kafka.members if n.process],
+            "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
             "database": redacted(self.stack.database_url),
             "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
             "topic": self.stack.settings.topic,
@@ -210,7 +210,11 @@ def _process_of(holder: KafkaNode | Running) -> subprocess.Popen[bytes] | None:
 
 
 def _pid(c: Supervised) -> int | None:
-    process = c.process()
+    return _pid_of(c.process())
+
+
+def _pid_of(process: subprocess.Popen[bytes] | None) -> int | None:
+    """A live process's PID (None once it exited: poll() reaps it)."""
     return process.pid if process is not None and process.poll() is None else None
 
 

@@ -208,7 +208,8 @@ class KafkaCluster:
         try:
             self.wait_ready(timeout)
         except BaseException:
-            self.kill_node(node)
+            if node.process is not None:
+                proc.stop(node.process, timeout=30)
             raise
 
     def wait_ready(self, timeout: float = 90.0) -> None:

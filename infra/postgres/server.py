@@ -210,7 +210,7 @@ class PostgresServer:
         try:
             self.start(timeout)
         except BaseException:
-            self.kill()
+            self.stop()
             raise
 
     def _ping(self) -> bool:
