@@ -44,6 +44,7 @@ class ServiceSpec:
     argv: list[str]
     env: dict[str, str]
     one_shot: bool
+    restart: str = "no"  # compose's restart policy, which the supervisor follows
 
     @property
     def web_port(self) -> int | None:
@@ -84,8 +85,16 @@ def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[Servi
             continue
         argv = [sys.executable if a == "python" else a for a in svc["command"]]
         env = {k: interpolate(str(v), variables) for k, v in svc.get("environment", {}).items()}
-        specs.append(ServiceSpec(name, argv, env, one_shot=svc.get("restart") == "no"))
+        policy = str(svc.get("restart", "no"))
+        specs.append(ServiceSpec(name, argv, env, one_shot=policy == "no", restart=policy))
     return specs
+
+
+def infra_policies(path: Path = COMPOSE) -> dict[str, str]:
+    """compose.yml's restart policy of ``kafka`` and ``postgres`` ("no" when none is set, as
+    compose has it): the local runner supervises its own broker and database by them."""
+    services = yaml.safe_load(path.read_text())["services"]
+    return {name: str(services[name].get("restart", "no")) for name in sorted(INFRA_SERVICES)}
 
 
 def local_variables(

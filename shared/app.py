@@ -21,6 +21,7 @@ from shared.local_only import refusal
 from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
+from shared.supervision import infra_states
 from shared.web_guard import allowed_hosts, guard
 
 
@@ -84,6 +85,8 @@ def register_operations(
             "batches": stats.batches,
             "assigned": sorted(stats.assigned),
             "positioned": sorted(stats.positioned),
+            # Under `./fanout up`: its broker's and database's state ("up", "down" …).
+            "infra": infra_states(settings.supervisor_status),
         }
         return web.json(body, status=200 if ok else 503)
 

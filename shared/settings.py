@@ -32,6 +32,8 @@ class KafkaSettings(BaseSettings):
     # Host names the dashboards answer besides loopback and web_bind (comma-separated): e.g.
     # a machine's LAN name when BIND_ADDRESS publishes them. Anything else gets 421.
     web_allowed_hosts: str = ""
+    # The local runner's status file (shared/supervision.py); unset under compose.
+    supervisor_status: str | None = Field(None, validation_alias="FANOUT_SUPERVISOR_STATUS")
 
     @property
     def bootstrap_list(self) -> list[str]:

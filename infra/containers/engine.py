@@ -117,6 +117,8 @@ class Podman:
             "[network]\n"
             f'network_config_dir = "{self.home / "networks"}"\n'
         )
+        if self.shared is not None:  # podman refuses a store that does not exist yet
+            self.shared.mkdir(parents=True, exist_ok=True)
         shared = f'[storage.options]\nadditionalimagestores = ["{self.shared}"]\n'
         self.storage_conf.write_text(
             "[storage]\n"

@@ -26,8 +26,9 @@ from typing import Any
 import psycopg
 
 from infra import proc
+from infra.postgres.locks import clear_stale
 from infra.system import postgres_bindir
-from shared.polling import wait_for
+from shared.polling import GiveUp, wait_for
 from shared.schema import READER_ROLE
 
 ADMIN_USER = "postgres"
@@ -191,9 +192,12 @@ class PostgresServer:
             pwfile.unlink(missing_ok=True)
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the cluster (again, after a crash: PostgreSQL's own recovery replays its WAL)."""
         self.init()
         sock = self.cluster_dir / "socket"
         self._own_dir(sock)
+        for path in clear_stale(self.data, [self.data / "postmaster.pid", self.socket_lock]):
+            print(f"fanout: removed {path}: its PID belongs to another process", file=sys.stderr)
         argv = [
             str(postgres_bindir() / "postgres"),
             "-D",
@@ -218,12 +222,31 @@ class PostgresServer:
         )
         self._ensure_database()
 
+    @property
+    def socket_lock(self) -> Path:
+        return self.cluster_dir / "socket" / f".s.PGSQL.{self.port}.lock"
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """The supervisor's restart of a postmaster that exited (and was reaped): on the same
+        data; a start that does not get ready is stopped again, so the next try starts clean."""
+        try:
+            self.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
     def _ping(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"postgres exited with {self.process.returncode}")
+            # GiveUp: waiting longer cannot help (a plain error would be retried to the deadline)
+            raise GiveUp(f"postgres exited with {self.process.returncode}: {self._fatal()}")
         base = self.url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(base, connect_timeout=2) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def _fatal(self) -> str:
+        """The last FATAL line of the log: why a postmaster refused to start."""
+        lines = [line for line in proc.tail(self.log, 20).splitlines() if "FATAL" in line]
+        return lines[-1].split("FATAL:", 1)[-1].strip() if lines else "see " + str(self.log)
 
     def _ensure_database(self) -> None:
         base = self.url.rsplit("/", 1)[0] + "/postgres"
