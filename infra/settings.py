@@ -67,16 +67,17 @@ def _beside_suite(offset: int, field: str) -> int:
 
 class ComposeTierSettings(BaseSettings):
     """The compose tier's published ports (FANOUT_COMPOSE_* overrides). By default the test
-    stack's ports moved up by 10,000 (Kafka, PostgreSQL) or 20,000 (web): a checkout whose
-    FANOUT_TEST_* ports differ from another's gets a tier that differs too, and neither meets
-    `./fanout up`."""
+    stack's ports moved up by 2,000 (Kafka), 3,000 (PostgreSQL) or 6,000 (web): a checkout whose
+    FANOUT_TEST_* ports differ from another's gets a tier that differs too, neither meets
+    `./fanout up` or the bench, and all stay below 32768, where Linux hands out ephemeral client
+    ports (a busy machine's client socket once held a tier port: `address already in use`)."""
 
     model_config = SettingsConfigDict(env_prefix="FANOUT_COMPOSE_", extra="ignore", frozen=True)
 
-    kafka_port: int = Field(default_factory=lambda: _beside_suite(10_000, "kafka_port"))
-    pg_port: int = Field(default_factory=lambda: _beside_suite(10_000, "pg_port"))
+    kafka_port: int = Field(default_factory=lambda: _beside_suite(2_000, "kafka_port"))
+    pg_port: int = Field(default_factory=lambda: _beside_suite(3_000, "pg_port"))
     # analytics; billing, audit next; publisher one below
-    web_port: int = Field(default_factory=lambda: _beside_suite(20_000, "web_port"))
+    web_port: int = Field(default_factory=lambda: _beside_suite(6_000, "web_port"))
 
 
 class InitSettings(BaseSettings):
