@@ -19,10 +19,13 @@ from services.registry import LAYOUT
 
 COMPOSE = ROOT / "compose.yml"
 INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an image
+# compose's alone: the local runner passes every password in its URLs (its database listens
+# on 127.0.0.1 only), so it needs no secret files.
+COMPOSE_ONLY = {"secrets"}
 # ${NAME}, ${NAME:-default} and ${NAME:?error}: the forms compose.yml uses.
 _VAR = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
 # The local runner's role passwords unless the environment sets them: its database listens on
-# 127.0.0.1 only. compose.yml itself has none (compose reads them from .env).
+# 127.0.0.1 only. compose.yml itself has none (its `secrets` service makes them).
 LOCAL_ROLE_PASSWORDS = {
     "ANALYTICS_DB_PASSWORD": "analytics",
     "BILLING_DB_PASSWORD": "billing",
@@ -41,6 +44,7 @@ class ServiceSpec:
     argv: list[str]
     env: dict[str, str]
     one_shot: bool
+    restart: str = "no"  # compose's restart policy, which the supervisor follows
 
     @property
     def web_port(self) -> int | None:
@@ -67,8 +71,9 @@ def variables_used(path: Path = COMPOSE) -> dict[str, str | None]:
     return {m.group(1): m.group(2) for m in _VAR.finditer(path.read_text())}
 
 
-def required_variables(path: Path = COMPOSE) -> set[str]:
-    return {name for name, op in variables_used(path).items() if op == ":?"}
+def secret_variables(path: Path = COMPOSE) -> set[str]:
+    """The passwords compose.yml's ``secrets`` service takes (from the environment or .env)."""
+    return set(yaml.safe_load(path.read_text())["services"]["secrets"]["environment"])
 
 
 def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[ServiceSpec]:
@@ -76,12 +81,20 @@ def load_specs(variables: Mapping[str, str], path: Path = COMPOSE) -> list[Servi
     doc = yaml.safe_load(path.read_text())
     specs = []
     for name, svc in doc["services"].items():
-        if name in INFRA_SERVICES:
+        if name in INFRA_SERVICES | COMPOSE_ONLY:
             continue
         argv = [sys.executable if a == "python" else a for a in svc["command"]]
         env = {k: interpolate(str(v), variables) for k, v in svc.get("environment", {}).items()}
-        specs.append(ServiceSpec(name, argv, env, one_shot=svc.get("restart") == "no"))
+        policy = str(svc.get("restart", "no"))
+        specs.append(ServiceSpec(name, argv, env, one_shot=policy == "no", restart=policy))
     return specs
+
+
+def infra_policies(path: Path = COMPOSE) -> dict[str, str]:
+    """compose.yml's restart policy of ``kafka`` and ``postgres`` ("no" when none is set, as
+    compose has it): the local runner supervises its own broker and database by them."""
+    services = yaml.safe_load(path.read_text())["services"]
+    return {name: str(services[name].get("restart", "no")) for name in sorted(INFRA_SERVICES)}
 
 
 def local_variables(

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from infra.compose import COMPOSE, required_variables
+from infra.compose import COMPOSE
 from infra.paths import ROOT
 from infra.system import apt_install
 
@@ -50,22 +50,6 @@ def compose_argv(project: str | None, *args: str) -> list[str]:
     return [*argv, "-p", project, *args] if project else [*argv, *args]
 
 
-def _dotenv_names() -> set[str]:
-    if not DOTENV.exists():
-        return set()
-    return {m.group(1) for m in re.finditer(r"^\s*(\w+)=", DOTENV.read_text(), re.MULTILINE)}
-
-
-def validation_env(variables: Mapping[str, str] | None = None) -> dict[str, str]:
-    """For ``config`` only: the passwords compose.yml requires, where neither the environment
-    nor .env sets them, are filled with a placeholder (checking needs no secret)."""
-    env = {**os.environ, **(variables or {})}
-    given = set(env) | _dotenv_names()
-    for name in required_variables() - given:
-        env[name] = f"<{name}>"
-    return env
-
-
 def docker_compose_config(
     quiet: bool = False, variables: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -80,7 +64,7 @@ def docker_compose_config(
         text=True,
         cwd=ROOT,
         check=False,
-        env=validation_env(variables),
+        env={**os.environ, **(variables or {})},
     )
 
 

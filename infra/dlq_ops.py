@@ -17,6 +17,7 @@ from shared.fetch import fetch
 class LetterView:
     partition: int
     offset: int
+    timestamp: int
     key: str
     value: bytes | None
     headers: dict[str, str]
@@ -34,21 +35,36 @@ class LetterView:
         )
 
 
-async def read_dead_letters(bootstrap: str, dlq_topic: str) -> list[LetterView]:
-    """Everything on the dead-letter topic, oldest first (no group, commits nothing)."""
+async def read_dead_letters(
+    bootstrap: str, dlq_topic: str, newest: int | None = None
+) -> list[LetterView]:
+    """The dead-letter topic's letters, oldest first (no group, commits nothing); with
+    ``newest``, only the last ``newest`` of each partition are read, never the whole topic."""
+    letters, _ = await read_newest(bootstrap, dlq_topic, newest)
+    return letters
+
+
+async def read_newest(
+    bootstrap: str, dlq_topic: str, newest: int | None
+) -> tuple[list[LetterView], int]:
+    """Like read_dead_letters, and how many letters the topic holds in all."""
     consumer = broker.consumer(bootstrap)
     await consumer.start()
     try:
         tps = await partitions_of(bootstrap, dlq_topic)
         ends = await consumer.end_offsets(tps)
+        starts = await consumer.beginning_offsets(tps)
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            skip = 0 if newest is None else max(ends[tp] - starts[tp] - newest, 0)
+            consumer.seek(tp, starts[tp] + skip)
         out: list[LetterView] = []
         while await _behind(consumer, ends):
             # The services' fetch step: an undecodable batch is passed, never a traceback.
             for recs in (await fetch(consumer, 1000, None)).records.values():
                 out += [_view(r) for r in recs]
-        return out
+        out.sort(key=lambda d: (d.timestamp, d.partition, d.offset))
+        return (out if newest is None else out[-newest:]), sum(ends[t] - starts[t] for t in tps)
     finally:
         await consumer.stop()
 
@@ -64,6 +80,7 @@ def _view(r: ConsumerRecord) -> LetterView:
     return LetterView(
         r.partition,
         r.offset,
+        r.timestamp,
         (r.key or b"").decode(errors="replace"),
         r.value,
         {k: v.decode(errors="replace") for k, v in r.headers},

@@ -20,7 +20,10 @@ def spawn(
     """Start ``argv`` in a new session so a terminal's Ctrl-C reaches only the supervisor,
     which then stops children in order."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")  # noqa: SIM115 - the child owns the descriptor
+    # O_NOFOLLOW: a log in a folder another user can write must never be a planted link.
+    out = os.fdopen(
+        os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644), "ab"
+    )
     try:
         return subprocess.Popen(
             list(argv),

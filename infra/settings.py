@@ -3,8 +3,13 @@ built once at start-up, frozen. The services' own settings are in shared/setting
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secret_files import fill_url_password
 
 
 class StackSettings(BaseSettings):
@@ -62,16 +67,17 @@ def _beside_suite(offset: int, field: str) -> int:
 
 class ComposeTierSettings(BaseSettings):
     """The compose tier's published ports (FANOUT_COMPOSE_* overrides). By default the test
-    stack's ports moved up by 10,000 (Kafka, PostgreSQL) or 20,000 (web): a checkout whose
-    FANOUT_TEST_* ports differ from another's gets a tier that differs too, and neither meets
-    `./fanout up`."""
+    stack's ports moved up by 2,000 (Kafka), 3,000 (PostgreSQL) or 6,000 (web): a checkout whose
+    FANOUT_TEST_* ports differ from another's gets a tier that differs too, neither meets
+    `./fanout up` or the bench, and all stay below 32768, where Linux hands out ephemeral client
+    ports (a busy machine's client socket once held a tier port: `address already in use`)."""
 
     model_config = SettingsConfigDict(env_prefix="FANOUT_COMPOSE_", extra="ignore", frozen=True)
 
-    kafka_port: int = Field(default_factory=lambda: _beside_suite(10_000, "kafka_port"))
-    pg_port: int = Field(default_factory=lambda: _beside_suite(10_000, "pg_port"))
+    kafka_port: int = Field(default_factory=lambda: _beside_suite(2_000, "kafka_port"))
+    pg_port: int = Field(default_factory=lambda: _beside_suite(3_000, "pg_port"))
     # analytics; billing, audit next; publisher one below
-    web_port: int = Field(default_factory=lambda: _beside_suite(20_000, "web_port"))
+    web_port: int = Field(default_factory=lambda: _beside_suite(6_000, "web_port"))
 
 
 class InitSettings(BaseSettings):
@@ -81,10 +87,33 @@ class InitSettings(BaseSettings):
 
     kafka_bootstrap_servers: str
     database_url: str  # the admin role: migrations create schemas and roles
+    database_password_file: Path | None = None  # its password when the URL carries none
     events_topic: str = "multi-app-events"
     partitions: int = Field(6, ge=1, validation_alias="FANOUT_PARTITIONS")
     replication: int = Field(1, ge=1, validation_alias="FANOUT_REPLICATION")
     patience_s: float = Field(120.0, ge=0, validation_alias="INIT_PATIENCE_S")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_password_from_file(cls, data: Any) -> Any:
+        return fill_url_password(data, "database_url", "database_password_file")
+
+
+class SecretsSettings(BaseSettings):
+    """compose's one-shot ``secrets``: a password given here (from `.env` or the environment)
+    wins; an empty one means "keep the stored one, or make one". Names as in compose.yml."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    postgres_password: str = ""
+    analytics_db_password: str = ""
+    billing_db_password: str = ""
+    audit_db_password: str = ""
+    reader_db_password: str = ""
+
+    def given(self) -> dict[str, str]:
+        """Every password variable (upper case, as compose.yml spells it) with its value."""
+        return {name.upper(): str(value) for name, value in self.model_dump().items()}
 
 
 class ScenarioSettings(StackSettings):
@@ -98,3 +127,6 @@ class ScenarioSettings(StackSettings):
     consumer_groups: dict[str, str] = Field(
         default_factory=dict, validation_alias="CONSUMER_GROUPS"
     )
+    # The status file of the supervisor that started this process tree (a Run on the
+    # overview); else `./fanout up`'s in the state folder.
+    supervisor_status: Path | None = Field(None, validation_alias="FANOUT_SUPERVISOR_STATUS")

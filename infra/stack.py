@@ -75,6 +75,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "DATABASE_URL": self.database_url,
             "EVENTS_TOPIC": self.settings.topic,
+            # Where the processes read the supervisor's restarts (shared/supervision.py).
+            "FANOUT_SUPERVISOR_STATUS": str(self.home / "supervisor.json"),
         }
 
     def start_infra(self) -> None:

@@ -1,10 +1,16 @@
 """Runs the whole platform in the foreground, like ``docker compose up``.
 
 Starts broker and database, runs compose.yml's one-shot ``init``, then its long-running
-services, restarting any that exit (restart: unless-stopped) — unless an operator holds it
-(``held/<name>`` beside the status file: a scenario stops a service to reset its group's
-offsets, which the broker allows only while the group has no member). SIGINT/SIGTERM stops
-services first, then the broker, then the database, so nothing is left behind.
+services. It supervises every process it started — broker node(s), the PostgreSQL postmaster,
+the services — by compose.yml's ``restart:`` policy: an exit is noticed and reaped (a killed
+child never stays a zombie, whose PID would keep PostgreSQL's lock files alive), and the
+process is restarted with backoff on the same data (infra/restarts.py); every restart is
+logged and counted in the status file (``./fanout status``, the overview). A scenario may
+ask, beside the status file, that a service not be restarted for now (``held/<name>``: it stops
+a service to reset its group's offsets, which the broker allows only while the group has no
+member) or that further instances of it run in its group (``scale/<name>``,
+infra/instances.py). SIGINT/SIGTERM stops services first, then the broker, then the database,
+so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -15,31 +21,56 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
 from infra import instances, proc
-from infra.compose import LOCAL_ROLE_PASSWORDS, ServiceSpec, load_specs, local_variables
+from infra.compose import (
+    LOCAL_ROLE_PASSWORDS,
+    ServiceSpec,
+    infra_policies,
+    load_specs,
+    local_variables,
+)
+from infra.kafka.broker import KafkaNode
+from infra.restarts import Backoff, Restarts
 from infra.stack import Stack, redacted
 
-RESTART_BACKOFF_S = 2.0
+TICK_S = 0.5
 
 
 @dataclass
 class Running:
     spec: ServiceSpec
     process: subprocess.Popen[bytes]
-    restarts: int = 0
-    started: float = field(default_factory=time.monotonic)
+    record: Restarts
     instance_of: str | None = None  # a further instance of this service, in its group
+
+    @property
+    def restarts(self) -> int:
+        return self.record.restarts
+
+
+@dataclass
+class Supervised:
+    """One process kept running: how to find it, and how to start it again (blocking until
+    it is ready; raising when it cannot be)."""
+
+    record: Restarts
+    process: Callable[[], subprocess.Popen[bytes] | None]
+    start: Callable[[], None]
 
 
 class Supervisor:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.running: dict[str, Running] = {}
+        self.infra: dict[str, Supervised] = {}
+        self.backoff = Backoff.from_env()
         self.stopping = False
 
     @property
@@ -63,7 +94,10 @@ class Supervisor:
         return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
-        env = {**self.stack.env(), **spec.env}
+        # compose's secret files do not exist here: the URLs carry every password, and a URL
+        # without one (an external database that trusts us) means none, not "read the file".
+        given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
+        env = {**self.stack.env(), **given}
         return proc.spawn(spec.argv, self.stack.home / "logs" / f"{spec.name}.log", env=env)
 
     def run_one_shot(self, spec: ServiceSpec) -> None:
@@ -72,12 +106,38 @@ class Supervisor:
             log = self.stack.home / "logs" / f"{spec.name}.log"
             raise RuntimeError(f"{spec.name} failed ({code}):\n{proc.tail(log)}")
 
+    def supervise_infra(self) -> None:
+        """The broker node(s) and the local PostgreSQL, by compose.yml's kafka/postgres policy."""
+        policies, kafka, pg = infra_policies(), self.stack.kafka, self.stack.postgres
+        for node in kafka.members:
+            name = "kafka" if len(kafka.members) == 1 else f"kafka-{node.node_id}"
+            record = Restarts(name, policies["kafka"], self.backoff)
+            self.infra[name] = Supervised(
+                record, partial(_process_of, node), partial(kafka.restart_node, node)
+            )
+        if pg is not None:
+            record = Restarts("postgres", policies["postgres"], self.backoff)
+            self.infra["postgres"] = Supervised(record, lambda: pg.process, pg.restart)
+
+    def supervised(self) -> list[Supervised]:
+        """Infrastructure first: a service's restart is of little use without it."""
+        services = [
+            Supervised(r.record, partial(_process_of, r), partial(self.respawn, name))
+            for name, r in self.running.items()
+        ]
+        return [*self.infra.values(), *services]
+
+    def respawn(self, name: str) -> None:
+        r = self.running[name]
+        r.process = self.spawn(r.spec)
+
     def write_status(self) -> None:
+        now = time.monotonic()
         services = {
             name: {
                 "pid": r.process.pid,
                 "port": r.spec.web_port,
-                "restarts": r.restarts,
+                **r.record.view(now),
                 # What a scenario needs to find the service's group on the broker.
                 "group": r.spec.env.get("CONSUMER_GROUP", name),
                 "topic": r.spec.env.get("EVENTS_TOPIC", self.stack.settings.topic),
@@ -86,15 +146,15 @@ class Supervisor:
             }
             for name, r in self.running.items()
         }
+        components = {n: {"pid": _pid(c), **c.record.view(now)} for n, c in self.infra.items()}
         status = {
             "pid": os.getpid(),
             "kafka": self.stack.bootstrap,
-            "kafka_pids": [n.process.pid for n in self.stack.kafka.members if n.process],
+            "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
             "database": redacted(self.stack.database_url),
-            "postgres_pid": self.stack.postgres.process.pid
-            if self.stack.postgres and self.stack.postgres.process
-            else None,
+            "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
             "topic": self.stack.settings.topic,
+            "infra": components,
             "services": services,
         }
         write_atomically(self.pidfile, json.dumps(status, indent=2))
@@ -112,13 +172,14 @@ class Supervisor:
             shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
         try:
             self.stack.start_infra()
+            self.supervise_infra()
             self.write_status()
-            specs = self.specs() if with_services else []
-            for spec in specs:
+            for spec in self.specs() if with_services else []:
                 if spec.one_shot:
                     self.run_one_shot(spec)
                 else:
-                    self.running[spec.name] = Running(spec, self.spawn(spec))
+                    record = Restarts(spec.name, spec.restart, self.backoff)
+                    self.running[spec.name] = Running(spec, self.spawn(spec), record)
             self.write_status()
             if callable(on_ready):
                 on_ready(self)
@@ -130,18 +191,12 @@ class Supervisor:
 
     def watch(self) -> None:
         while not self.stopping:
-            for name, r in list(self.running.items()):
-                if (
-                    r.process.poll() is not None
-                    and time.monotonic() - r.started > RESTART_BACKOFF_S
-                    and not self.held(name)
-                ):
-                    again = replace(r, process=self.spawn(r.spec), restarts=r.restarts + 1)
-                    self.running[name] = replace(again, started=time.monotonic())
+            for c in self.supervised():
+                if self.check(c):
                     self.write_status()
             if self.scale():
                 self.write_status()
-            time.sleep(0.5)  # supervision tick
+            time.sleep(TICK_S)  # supervision tick
 
     def scale(self) -> bool:
         """Start or stop further instances of a service in its group, as many as
@@ -153,12 +208,35 @@ class Supervisor:
                 continue
             want = instances.wanted(self.pidfile.parent, name)
             for spec in instances.missing(r.spec, want, self.running):
-                self.running[spec.name] = Running(spec, self.spawn(spec), instance_of=name)
+                record = Restarts(spec.name, spec.restart, self.backoff)
+                self.running[spec.name] = Running(spec, self.spawn(spec), record, name)
                 changed = True
             for extra in instances.surplus(name, want, self.running):
                 proc.stop(self.running.pop(extra).process)
                 changed = True
         return changed
+
+    def check(self, c: Supervised) -> bool:
+        """One look at one process: notice (and reap) its exit, or restart it when due.
+        Returns whether its state changed."""
+        r, process = c.record, c.process()
+        if r.state == "up":
+            code = None if process is None else process.poll()  # poll() reaps the child
+            if code is None:
+                return False
+            r.exited(code, time.monotonic())
+            return True
+        if not r.due(time.monotonic()) or self.held(r.name):
+            return False  # a held service stays down, its restart due, until released
+        r.starting()
+        self.write_status()
+        try:
+            c.start()
+        except Exception as exc:  # noqa: BLE001 - any failure to start is retried, with backoff
+            r.start_failed(time.monotonic(), (str(exc) or repr(exc)).splitlines()[0][:300])
+        else:
+            r.started(time.monotonic())
+        return True
 
     def shutdown(self) -> None:
         for r in self.running.values():
@@ -168,6 +246,19 @@ class Supervisor:
             proc.stop(r.process, timeout=20)
         self.stack.stop_infra()
         self.pidfile.unlink(missing_ok=True)
+
+
+def _process_of(holder: KafkaNode | Running) -> subprocess.Popen[bytes] | None:
+    return holder.process
+
+
+def _pid(c: Supervised) -> int | None:
+    return _pid_of(c.process())
+
+
+def _pid_of(process: subprocess.Popen[bytes] | None) -> int | None:
+    """A live process's PID (None once it exited: poll() reaps it)."""
+    return process.pid if process is not None and process.poll() is None else None
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -21,6 +21,8 @@ from shared.local_only import refusal
 from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
+from shared.supervision import infra_states
+from shared.web_guard import allowed_hosts, guard
 
 
 class BatchBoot(BootStrategy):
@@ -41,7 +43,13 @@ def faust_app(name: str, settings: KafkaSettings) -> faust.App:
         topic_disable_leader=True,
         store="memory://",
         web_in_thread=False,
+        # Every route checks Host and sends the security headers (shared/web_guard.py).
+        web_application_options={"middlewares": [guard(_allowed(settings))]},
     )
+
+
+def _allowed(settings: KafkaSettings) -> frozenset[str]:
+    return allowed_hosts(settings.web_bind, settings.web_allowed_hosts.split(","))
 
 
 def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faust.web.Response:
@@ -78,6 +86,8 @@ def register_operations(
             "assigned": sorted(stats.assigned),
             "positioned": sorted(stats.positioned),
             "paused": consumer.fetching_paused,
+            # Under `./fanout up`: its broker's and database's state ("up", "down" …).
+            "infra": infra_states(settings.supervisor_status),
         }
         return web.json(body, status=200 if ok else 503)
 

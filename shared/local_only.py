@@ -17,7 +17,7 @@ ACTION_HEADER = "X-Fanout-Action"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def _hostname(netloc: str) -> str | None:
+def hostname(netloc: str) -> str | None:
     try:
         return urlsplit(f"//{netloc}").hostname
     except ValueError:
@@ -29,7 +29,7 @@ def refusal(headers: Mapping[str, str], action: str) -> str | None:
     if headers.get(ACTION_HEADER) != action:
         return f"missing header {ACTION_HEADER}: {action} (cross-site requests are refused)"
     host = headers.get("Host", "")
-    if _hostname(host) not in LOOPBACK:
+    if hostname(host) not in LOOPBACK:
         return f"Host {host!r} is not a loopback name"
     origin = headers.get("Origin")
     if origin is not None:

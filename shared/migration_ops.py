@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import sqlalchemy as sa
 from alembic import op
 from psycopg import sql
 
 from shared.schema import READER_ROLE
+from shared.secret_files import env_secret
 
 
 def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
@@ -20,12 +19,12 @@ def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{schema}') "
         f"THEN CREATE ROLE {schema} LOGIN; END IF; END $$"
     )
-    set_password(schema, os.environ.get(f"{schema.upper()}_DB_PASSWORD", schema))
+    set_password(schema, env_secret(f"{schema.upper()}_DB_PASSWORD", schema))
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER_ROLE}') "
         f"THEN CREATE ROLE {READER_ROLE} LOGIN; END IF; END $$"
     )
-    set_password(READER_ROLE, os.environ.get("READER_DB_PASSWORD", READER_ROLE))
+    set_password(READER_ROLE, env_secret("READER_DB_PASSWORD", READER_ROLE))
     # Least privilege: the service may read and write its own tables and nothing else.
     # SELECT is needed too: INSERT ... ON CONFLICT must read the conflict columns.
     op.execute(f"GRANT USAGE ON SCHEMA {schema} TO {schema}, {READER_ROLE}")

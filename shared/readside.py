@@ -31,9 +31,9 @@ def tables_of(schema: str) -> ConsumerTables:
 
 @asynccontextmanager
 async def read_only(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a READ ONLY transaction, rolled back on leaving (nothing to keep).
-    REPEATABLE READ: all its statements read one snapshot, so on a live stream a batch that
-    commits meanwhile is in none of them or in all (progress and inbox never disagree)."""
+    """A connection in a READ ONLY, REPEATABLE READ transaction, rolled back on leaving
+    (nothing to keep): every statement of a reading sees one snapshot, so inbox rows and
+    progress counters read one after the other never disagree on a live stream."""
     async with engine.connect() as conn:
         await conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         yield conn

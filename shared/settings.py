@@ -5,10 +5,13 @@ Variable names are exactly those in compose.yml.
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secret_files import fill_url_password
 
 
 def dlq_topic(events_topic: str, service: str) -> str:
@@ -26,6 +29,11 @@ class KafkaSettings(BaseSettings):
     events_topic: str = "multi-app-events"
     web_port: int = 6066
     web_bind: str = "127.0.0.1"
+    # Host names the dashboards answer besides loopback and web_bind (comma-separated): e.g.
+    # a machine's LAN name when BIND_ADDRESS publishes them. Anything else gets 421.
+    web_allowed_hosts: str = ""
+    # The local runner's status file (shared/supervision.py); unset under compose.
+    supervisor_status: str | None = Field(None, validation_alias="FANOUT_SUPERVISOR_STATUS")
 
     @property
     def bootstrap_list(self) -> list[str]:
@@ -37,6 +45,8 @@ class ServiceSettings(KafkaSettings):
 
     service_name: str
     database_url: str  # the service's own role
+    # Its password when the URL carries none (compose.yml: the service's secret volume).
+    database_password_file: Path | None = None
     # Consumer group: the service name unless a test or a second deployment overrides it.
     consumer_group: str | None = None
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
@@ -52,6 +62,11 @@ class ServiceSettings(KafkaSettings):
     # offset commit (1 = the first batch). Unset: never.
     crash_after_batch: int | None = Field(None, ge=1)
     db_pool_size: int = Field(4, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_password_from_file(cls, data: Any) -> Any:
+        return fill_url_password(data, "database_url", "database_password_file")
 
     @property
     def group(self) -> str:
@@ -74,6 +89,12 @@ class PublisherSettings(KafkaSettings):
     publish_users: int = Field(100, ge=1)
     web_port: int = 6065
     reader_database_url: str | None = None  # fanout_reader role: the overview's read side
+    reader_database_password_file: Path | None = None  # when that URL carries no password
     # The overview reads each service's consumer group: its name unless set here, as JSON
     # ({"billing": "billing-2"}), like a service's own CONSUMER_GROUP.
     consumer_groups: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_password_from_file(cls, data: Any) -> Any:
+        return fill_url_password(data, "reader_database_url", "reader_database_password_file")

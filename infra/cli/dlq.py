@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from infra.cli.options import default_bootstrap
-from infra.dlq_ops import read_dead_letters, redrive
+from infra.dlq_ops import read_newest, redrive
 from shared.settings import dlq_topic, redrive_topic
 from shared.text import printable
 
@@ -30,15 +30,16 @@ def dlq(
     service: Service,
     topic: Topic = "multi-app-events",
     bootstrap: Bootstrap = None,
-    limit: Annotated[int, typer.Option(help="Newest N.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Newest N.")] = 50,
 ) -> None:
     """List SERVICE's dead letters: source position, reason, error and payload."""
     name = dlq_topic(topic, service)
-    letters = asyncio.run(read_dead_letters(bootstrap or default_bootstrap(), name))
-    table = Table(title=f"{name}: {len(letters)} dead letters")
+    # Reads at most --limit letters (per partition), whatever the topic holds.
+    letters, total = asyncio.run(read_newest(bootstrap or default_bootstrap(), name, limit))
+    table = Table(title=f"{name}: {total} dead letters, the newest {len(letters)} shown")
     for col in ("offset", "source", "reason", "error", "payload"):
         table.add_column(col, overflow="fold")
-    for d in letters[-limit:]:
+    for d in letters:
         payload = "(null)" if d.value is None else d.value[:120].decode(errors="replace")
         cells = (
             str(d.offset),

@@ -132,23 +132,40 @@ def down() -> None:
 
 
 def status() -> None:
-    """What runs where, and whether each process is alive."""
+    """What runs where, whether each process is up, and how often it was restarted."""
     st = read_status(state_root() / "up")
     if not st:
         console.print("fanout is not running (`./fanout up`)")
         raise typer.Exit(1)
     table = Table(title=f"fanout (supervisor pid {st['pid']})")
-    for col in ("process", "pid", "where"):
+    for col in ("process", "pid", "state", "restarts", "where"):
         table.add_column(col)
-    for pid in st.get("kafka_pids", []):
-        table.add_row("kafka", str(pid), st["kafka"])
     database = redacted(st.get("database", ""))  # a status file of an older version: full URL
-    table.add_row("postgres", str(st.get("postgres_pid") or "external"), database)
+    infra = st.get("infra", {})
+    for name, c in infra.items():
+        where = database if name == "postgres" else st["kafka"]
+        table.add_row(name, str(c["pid"] or "-"), _state(c), str(c["restarts"]), where)
+    if "postgres" not in infra:
+        table.add_row("postgres", str(st.get("postgres_pid") or "external"), "", "", database)
     for name, svc in st.get("services", {}).items():
         port = svc.get("port")
         where = f"http://127.0.0.1:{port}/" if port else ""
-        table.add_row(f"{name} (restarts {svc['restarts']})", str(svc["pid"]), where)
+        table.add_row(name, str(svc["pid"]), _state(svc), str(svc["restarts"]), where)
     console.print(table)
+    for name, c in {**infra, **st.get("services", {})}.items():
+        if c.get("state", "up") != "up":
+            console.print(f"[bold red]{name}: {_state(c)}[/]", soft_wrap=True)
+
+
+def _state(c: dict) -> str:
+    """A process's state in plain words: up, down (and when it is tried again), gave up."""
+    state = str(c.get("state", "up"))
+    if state == "down" and c.get("retry_at") is not None:
+        left = max(0.0, float(c["retry_at"]) - time.time())
+        state = f"down (exit {c.get('last_exit')}; restart in {left:.0f}s)"
+    elif state == "gave up":
+        state = f"GAVE UP after {c.get('failures', 1) - 1} failed restarts: {c.get('last_error')}"
+    return state
 
 
 def init() -> None:
@@ -159,7 +176,9 @@ def init() -> None:
 
 
 def write_env() -> None:
-    """Write .env next to compose.yml with random passwords (never overwrites one)."""
+    """Write .env next to compose.yml with random passwords (never overwrites one).
+
+    Optional: without one, `docker compose up` makes its own passwords on first start."""
     from infra.secrets import DOTENV, write_dotenv
 
     done = write_dotenv()

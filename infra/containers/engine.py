@@ -58,6 +58,18 @@ def image_store() -> Podman:
     return Podman(engine_home())
 
 
+def engines() -> tuple[Podman, Podman]:
+    """The machine-wide store and this checkout's engine, configured, the store created first:
+    the checkout's engine names it as an additional image store, and podman refuses to start
+    with one that does not exist yet (``can't stat imageStore dir``), as on a fresh machine."""
+    ensure_installed()
+    store, podman = image_store(), checkout_engine()
+    store.configure()
+    store.create_storage()
+    podman.configure()
+    return store, podman
+
+
 def checkout_engine() -> Podman:
     """This checkout's own storage (its fanout:latest, containers, volumes, networks), reading
     the stand-ins from the machine-wide store. Two checkouts testing at once then never build
@@ -105,6 +117,8 @@ class Podman:
             "[network]\n"
             f'network_config_dir = "{self.home / "networks"}"\n'
         )
+        if self.shared is not None:  # podman refuses a store that does not exist yet
+            self.shared.mkdir(parents=True, exist_ok=True)
         shared = f'[storage.options]\nadditionalimagestores = ["{self.shared}"]\n'
         self.storage_conf.write_text(
             "[storage]\n"
@@ -112,6 +126,10 @@ class Podman:
             f'graphroot = "{self.home / "storage"}"\n'
             f'runroot = "{self.run_dir / "storage"}"\n' + (shared if self.shared else "")
         )
+
+    def create_storage(self) -> None:
+        """Its graphroot, initialised (podman creates it on first use; a listing is enough)."""
+        self.run("images", "--quiet")
 
     def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ if base is None else base)

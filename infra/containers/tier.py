@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from infra.compose import COMPOSE
+from infra.compose import COMPOSE, secret_variables
 from infra.compose_v1 import compose_argv, for_compose_v1
 from infra.containers.engine import EngineError, Podman, PodmanService
 from infra.paths import ROOT
@@ -111,7 +111,9 @@ class ComposeProject:
         env_file = self.home / "empty.env"  # never a developer's .env: only our variables
         env_file.touch()
         argv = compose_argv(self.name, "--env-file", str(env_file), *args)
-        env = {**os.environ, **self.variables, "DOCKER_HOST": self.api.docker_host}
+        unset = secret_variables() - set(self.variables)  # as on a fresh clone: none given
+        env = {k: v for k, v in os.environ.items() if k not in unset}
+        env.update(self.variables, DOCKER_HOST=self.api.docker_host)
         result = subprocess.run(
             argv, input=text, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
         )

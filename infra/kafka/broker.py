@@ -22,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from infra import proc
 from infra.paths import ROOT, cache_dir
 from infra.system import ensure_command
-from shared.polling import wait_for
+from shared.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -201,13 +201,24 @@ class KafkaCluster:
         argv = self._java(libs, *jvm, "kafka.Kafka", str(node.home / "server.properties"))
         node.process = proc.spawn(argv, node.log)
 
+    def restart_node(self, node: KafkaNode, timeout: float = 90.0) -> None:
+        """The supervisor's restart of a node that exited: on its own data (Kafka recovers its
+        log); a node that does not get ready is killed again, so the next try starts clean."""
+        self.start_node(node)
+        try:
+            self.wait_ready(timeout)
+        except BaseException:
+            if node.process is not None:
+                proc.stop(node.process, timeout=30)
+            raise
+
     def wait_ready(self, timeout: float = 90.0) -> None:
         """Ready when a metadata request answers with every node of the cluster."""
 
         def ready() -> bool:
             for node in self.members:
                 if node.process is not None and node.process.poll() is not None:
-                    raise RuntimeError(
+                    raise GiveUp(  # waiting longer cannot help
                         f"broker node {node.node_id} exited: {node.process.returncode}"
                     )
             return asyncio.run(_cluster_size(self.bootstrap)) == self.nodes

@@ -26,8 +26,9 @@ from typing import Any
 import psycopg
 
 from infra import proc
+from infra.postgres.locks import clear_stale
 from infra.system import postgres_bindir
-from shared.polling import wait_for
+from shared.polling import GiveUp, wait_for
 from shared.schema import READER_ROLE
 
 ADMIN_USER = "postgres"
@@ -69,9 +70,12 @@ class PostgresServer:
 
     @property
     def cluster_dir(self) -> Path:
-        """Data and socket: in the state folder if ``postgres`` can reach it, else relocated."""
+        """Data and socket, the one folder the ``postgres`` user owns: under the state folder
+        if it can reach it, else relocated. Root writes nothing it does not create there:
+        ``home`` itself (password, log) stays root's, so no link planted as ``postgres`` is
+        ever followed by root."""
         if postgres_can_enter(self.home):
-            return self.home
+            return self.home / "cluster"
         return RELOCATED / hashlib.sha256(str(self.home).encode()).hexdigest()[:16]
 
     @property
@@ -108,19 +112,34 @@ class PostgresServer:
         return {"user": "postgres", "group": "postgres", "extra_groups": []}
 
     def _chown(self, path: Path) -> None:
+        """To ``postgres``, never through a link (a planted one changes nothing)."""
         if os.geteuid() == 0:
-            os.chown(path, pwd.getpwnam("postgres").pw_uid, grp.getgrnam("postgres").gr_gid)
+            uid, gid = pwd.getpwnam("postgres").pw_uid, grp.getgrnam("postgres").gr_gid
+            os.chown(path, uid, gid, follow_symlinks=False)
+
+    def _own_dir(self, path: Path) -> None:
+        """A real folder for ``postgres`` to own (a link in its place is refused)."""
+        path.mkdir(exist_ok=True)
+        if path.is_symlink() or not path.is_dir():
+            raise RuntimeError(f"{path} is not a folder (a link?): refusing to use it")
+        self._chown(path)
 
     def _prepare_cluster_dir(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        self._chown(self.home)
+        if os.geteuid() == 0:
+            os.chown(self.home, 0, 0, follow_symlinks=False)  # an older layout gave it away
         where = self.cluster_dir
-        if where == self.home:
+        legacy = self.home / "data"
+        if where.parent == self.home and (legacy / "PG_VERSION").exists() and not where.exists():
+            where.mkdir()
+            legacy.rename(where / "data")  # rename moves a link itself, never its target
+        if where.parent == self.home:
+            self._own_dir(where)
             return
         if not self.password_file.exists():
             shutil.rmtree(where, ignore_errors=True)  # this clone's state was reset
-        where.mkdir(parents=True, exist_ok=True)
-        self._chown(where)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        self._own_dir(where)
         if not postgres_can_enter(where / "data"):
             raise RuntimeError(
                 f"the postgres user can enter neither {self.home} nor {where}: give it search "
@@ -138,10 +157,15 @@ class PostgresServer:
             return
         password = secrets.token_hex(16)
         pwfile = self.cluster_dir / "pwfile"
-        pwfile.write_text(password + "\n")
+        pwfile.unlink(missing_ok=True)  # removes a planted link, not what it points to
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
         self._chown(pwfile)
-        self.password_file.write_text(password + "\n")
-        self.password_file.chmod(0o600)
+        self.password_file.unlink(missing_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(self.password_file, flags, 0o600), "w") as out:
+            out.write(password + "\n")  # mode 600 from the start, never through a link
         try:
             subprocess.run(
                 [
@@ -168,10 +192,12 @@ class PostgresServer:
             pwfile.unlink(missing_ok=True)
 
     def start(self, timeout: float = 60.0) -> None:
+        """Start the cluster (again, after a crash: PostgreSQL's own recovery replays its WAL)."""
         self.init()
         sock = self.cluster_dir / "socket"
-        sock.mkdir(exist_ok=True)
-        self._chown(sock)
+        self._own_dir(sock)
+        for path in clear_stale(self.data, [self.data / "postmaster.pid", self.socket_lock]):
+            print(f"fanout: removed {path}: its PID belongs to another process", file=sys.stderr)
         argv = [
             str(postgres_bindir() / "postgres"),
             "-D",
@@ -196,12 +222,31 @@ class PostgresServer:
         )
         self._ensure_database()
 
+    @property
+    def socket_lock(self) -> Path:
+        return self.cluster_dir / "socket" / f".s.PGSQL.{self.port}.lock"
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """The supervisor's restart of a postmaster that exited (and was reaped): on the same
+        data; a start that does not get ready is stopped again, so the next try starts clean."""
+        try:
+            self.start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
     def _ping(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"postgres exited with {self.process.returncode}")
+            # GiveUp: waiting longer cannot help (a plain error would be retried to the deadline)
+            raise GiveUp(f"postgres exited with {self.process.returncode}: {self._fatal()}")
         base = self.url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(base, connect_timeout=2) as conn:
             return conn.execute("SELECT 1").fetchone() == (1,)
+
+    def _fatal(self) -> str:
+        """The last FATAL line of the log: why a postmaster refused to start."""
+        lines = [line for line in proc.tail(self.log, 20).splitlines() if "FATAL" in line]
+        return lines[-1].split("FATAL:", 1)[-1].strip() if lines else "see " + str(self.log)
 
     def _ensure_database(self) -> None:
         base = self.url.rsplit("/", 1)[0] + "/postgres"

@@ -184,7 +184,8 @@ class Platform:
 
 def locate(settings: ScenarioSettings) -> Platform:
     """The running `./fanout up` (its status file), else the variables compose.yml sets."""
-    home = state_root() / "up"
+    where = settings.supervisor_status
+    home = where.parent if where is not None else state_root() / "up"
     status = read_status(home)
     if status is None:
         return Platform(

@@ -10,6 +10,7 @@ from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from shared.app import faust_app, prometheus_response, run
 from shared.settings import PublisherSettings
+from shared.supervision import infra_states
 
 
 def create_app(settings: PublisherSettings) -> faust.App:
@@ -38,15 +39,24 @@ def create_app(settings: PublisherSettings) -> faust.App:
         finally:
             await producer.stop()
 
-    @app.page("/health")
-    async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.json({"service": "publisher", "sent": sent._value.get()})
-
     @app.page("/metrics")
     async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return prometheus_response(web, registry)
 
-    dashboard.register(app, settings, {"sent": sent, "acked": acked})
+    view = dashboard.register(app, settings, {"sent": sent, "acked": acked})
+
+    @app.page("/health")
+    async def health(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+        """503 while the broker is unreachable: the publisher cannot publish then."""
+        facts = await view.broker()
+        body = {
+            "service": "publisher",
+            "sent": sent._value.get(),
+            "broker_up": facts.reachable,
+            "infra": infra_states(settings.supervisor_status),
+        }
+        return web.json(body, status=200 if facts.reachable else 503)
+
     return app
 
 

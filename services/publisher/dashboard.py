@@ -20,7 +20,7 @@ from shared.settings import PublisherSettings
 WEB = Path(__file__).parent / "web"
 
 
-def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Counter]) -> None:
+def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Counter]) -> Overview:
     url = settings.reader_database_url
     engine = async_engine(url, pool_size=2) if url else None
     groups = {name: settings.consumer_groups.get(name, name) for name in LAYOUT.service_names}
@@ -34,6 +34,7 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
     register_api(app, view)
     register_scenarios(app, Scenarios())
     register_static(app, WEB)
+    return view
 
 
 def register_pages(app: faust.App, view: Overview) -> None:

@@ -23,6 +23,7 @@ from shared.dashboard.http import Cached, ReadFailed, guarded
 from shared.readside import ServiceState
 from shared.reconcile import BrokerFacts, ServiceRecon, broker_facts, read_around, reconcile
 from shared.settings import PublisherSettings
+from shared.supervision import supervision
 
 HISTORY_S = 300
 
@@ -102,6 +103,8 @@ class Overview:
             "db": {"up": db_error is None, "error": db_error},
             "publisher": self.publisher(),
             "services": services,
+            # Under `./fanout up`: every process's state and restarts (None under compose).
+            "supervisor": supervision(self.settings.supervisor_status),
             "ports": self.ports,
             "generated_at": readside.utcnow(),
         }

@@ -93,13 +93,23 @@ def register_static(app: faust.App, *own: Path) -> None:
         )
 
 
+class BadParameter(ValueError):
+    """A query parameter outside its documented bound: the answer is 400 (shared/web_guard.py),
+    never a clamped guess, and never one cache entry per arbitrary value."""
+
+
 def query_int(request: faust.web.Request, name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter clamped to [low, high]; garbage gives the default."""
-    try:
-        value = int(request.query.get(name, default))
-    except (TypeError, ValueError):
+    """An integer query parameter within [low, high]; absent gives the default."""
+    raw = request.query.get(name)
+    if raw is None:
         return default
-    return min(max(value, low), high)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadParameter(f"{name} must be an integer from {low} to {high}") from None
+    if not low <= value <= high:
+        raise BadParameter(f"{name} must be from {low} to {high}, not {value}")
+    return value
 
 
 class ReadFailed(Exception):

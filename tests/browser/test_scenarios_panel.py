@@ -37,8 +37,7 @@ def test_run_a_scenario_from_the_overview(
         "CONSUMER_GROUPS": json.dumps({"billing": group}),
         "READER_DATABASE_URL": stack.reader_url,
         "PUBLISH_RATE": "0.001",  # one event now, the next in 1000 s
-        "FANOUT_STATE_DIR": str(tmp_path),  # the Run's child finds this supervisor's status
-    }
+    }  # the Run's child finds this supervisor by FANOUT_SUPERVISOR_STATUS, like its parent
     with supervised(stack, topic, ("publisher", "billing"), tmp_path, **env) as sup:
         wait_for(lambda: off_loop(published, bootstrap, topic) == 1, timeout=60, what="1 event")
         off_loop(publish_events, bootstrap, topic, PUBLISHED - 1, seed=71)

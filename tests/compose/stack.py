@@ -4,7 +4,6 @@ stand-ins of the third-party images, on ports and passwords of its own (see infr
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import time
 import urllib.request
@@ -13,19 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.compose import required_variables
-from infra.containers.engine import (
-    EngineError,
-    Podman,
-    PodmanService,
-    checkout_engine,
-    ensure_installed,
-    image_store,
-)
+from infra.containers.engine import EngineError, Podman, PodmanService, engines
 from infra.containers.images import Images
 from infra.containers.tier import ComposeProject, HealthRunner, project_name
 from infra.settings import ComposeTierSettings
 from shared.polling import GiveUp, wait_for
+from shared.secret_files import read_secret
 
 INFRA = ("kafka", "postgres")
 LONG_RUNNING = ("publisher", "analytics", "billing", "audit")
@@ -34,7 +26,8 @@ TOPIC = "multi-app-events"
 
 
 def tier_variables(s: ComposeTierSettings) -> dict[str, str]:
-    """compose.yml's variables for the tier: loopback, private ports, fresh random passwords."""
+    """compose.yml's variables for the tier: loopback and private ports. No password: as on a
+    fresh clone with no .env, the `secrets` service makes them (new ones each run: `down -v`)."""
     return {
         "BIND_ADDRESS": "127.0.0.1",
         "KAFKA_PUBLISHED_PORT": str(s.kafka_port),
@@ -43,7 +36,6 @@ def tier_variables(s: ComposeTierSettings) -> dict[str, str]:
         "ANALYTICS_WEB_PORT": str(s.web_port),
         "BILLING_WEB_PORT": str(s.web_port + 1),
         "AUDIT_WEB_PORT": str(s.web_port + 2),
-        **{name: secrets.token_hex(12) for name in sorted(required_variables())},
     }
 
 
@@ -58,9 +50,15 @@ class Tier:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.settings.kafka_port}"
 
+    def secret(self, name: str) -> str:
+        """A password the `secrets` service stored, read from its volume on this host."""
+        volume = f"{self.project.name}_secret-{name}"
+        found = self.project.podman.run("volume", "inspect", "--format", "{{.Mountpoint}}", volume)
+        return read_secret(Path(found.stdout.strip()) / "password")
+
     @property
     def admin_url(self) -> str:
-        password = self.project.variables["POSTGRES_PASSWORD"]
+        password = self.secret("postgres")
         return f"postgresql://postgres:{password}@127.0.0.1:{self.settings.pg_port}/fanout"
 
     @property
@@ -94,9 +92,11 @@ class Tier:
             ),
         )
 
-    def logs(self, service: str, lines: int = 40) -> str:
+    def logs(self, service: str, lines: int | None = 40) -> str:
+        """The container's output: its last ``lines`` lines, or all of it (None)."""
         cid = self.project.container(service)["Id"]
-        out = self.project.podman.run("logs", "--tail", str(lines), cid, check=False)
+        tail = ["--tail", str(lines)] if lines is not None else []
+        out = self.project.podman.run("logs", *tail, cid, check=False)
         return out.stdout + out.stderr
 
     def get(self, service: str, path: str) -> tuple[int, bytes]:
@@ -112,12 +112,9 @@ def _say(message: str) -> None:
     print(f"compose tier: {message}", file=sys.stderr, flush=True)
 
 
-def _engine(home: Path) -> tuple[Podman, Podman, PodmanService]:
+def engine(home: Path) -> tuple[Podman, Podman, PodmanService]:
     """The machine-wide image store, this checkout's engine, and its API service."""
-    ensure_installed()
-    store, podman = image_store(), checkout_engine()
-    store.configure()
-    podman.configure()
+    store, podman = engines()
     return store, podman, PodmanService(podman, project_name(), home / "podman-api.log")
 
 
@@ -142,7 +139,7 @@ def compose_tier(home: Path) -> Iterator[Tier]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "compose.log").unlink(missing_ok=True)
     started = time.monotonic()
-    store, podman, api = _engine(home)
+    store, podman, api = engine(home)
     settings = ComposeTierSettings()
     project = ComposeProject(podman, api, project_name(), tier_variables(settings), home)
     health: HealthRunner | None = None

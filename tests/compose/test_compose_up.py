@@ -8,10 +8,12 @@ compose's restart policy, and `down -v` leaving nothing behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from decimal import Decimal
 
 from infra.containers.tier import parse_time
+from infra.secrets import SECRETS
 from services.publisher.generator import events as generate
 from shared.polling import wait_for
 from tests.compose.containers import ContainerService, restarted, snapshot, wait_all_committed
@@ -21,10 +23,23 @@ from tests.support.publishing import BackgroundPublish, balances, publish_events
 from tests.support.windows import freeze_in_window
 
 
+def test_passwords_are_generated_on_first_start_without_any_env_file(tier: Tier) -> None:
+    """No .env and no variable: every password is new, random, and only in its own volume."""
+    # In any order: under load, podman 4.3's `logs` has returned these lines reordered.
+    log = sorted(line for line in tier.logs("secrets", lines=None).splitlines() if line)
+    assert log == sorted(f"secrets: {name} generated" for name in SECRETS)
+    values = [tier.secret(secret) for secret in SECRETS.values()]
+    assert len(set(values)) == 5 and all(re.fullmatch("[0-9a-f]{32}", v) for v in values)
+
+
 def test_services_become_healthy_in_dependency_order(tier: Tier) -> None:
     tier.wait_healthy(INFRA + LONG_RUNNING)
     names = {c["Config"]["Labels"]["com.docker.compose.service"] for c in tier.project.containers()}
-    assert names == {*INFRA, "init", *LONG_RUNNING}
+    assert names == {"secrets", *INFRA, "init", *LONG_RUNNING}
+    made = tier.state("secrets")
+    assert (made["Status"], made["ExitCode"]) == ("exited", 0), tier.logs("secrets")
+    # postgres started only once its password was stored (kafka needs none)
+    assert parse_time(tier.state("postgres")["StartedAt"]) > parse_time(made["FinishedAt"])
     init = tier.state("init")
     assert (init["Status"], init["ExitCode"]) == ("exited", 0), tier.logs("init")
     init_started, init_ended = parse_time(init["StartedAt"]), parse_time(init["FinishedAt"])
@@ -121,6 +136,7 @@ def test_down_v_leaves_no_container_network_or_volume(tier: Tier) -> None:
         what="down -v to remove everything",
         detail=lambda: repr(tier.project.leftovers()),
     )
-    volumes = {f"{tier.project.name}_kafka-data", f"{tier.project.name}_pg-data"}
+    names = ["kafka-data", "pg-data", *(f"secret-{s}" for s in SECRETS.values())]
+    volumes = {f"{tier.project.name}_{name}" for name in names}
     assert volumes.isdisjoint(tier.project.podman.ids("volume"))
     assert f"{tier.project.name}_default" not in tier.project.podman.ids("network")

@@ -7,18 +7,21 @@ validates against the Compose schema and resolves anchors and variables, with no
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.compose_v1 import compose_argv, for_compose_v1, resolved_compose
 from infra.paths import ROOT
+from infra.secrets import SECRETS
 
-PYTHON_SERVICES = ["init", "publisher", "analytics", "billing", "audit"]
+PYTHON_SERVICES = ["secrets", "init", "publisher", "analytics", "billing", "audit"]
 LONG_RUNNING = ["publisher", "analytics", "billing", "audit"]
 
 
@@ -45,6 +48,10 @@ def test_infra_and_long_running_services_have_healthchecks(services: dict[str, A
 
 
 def test_start_order_is_expressed_with_conditions(services: dict[str, Any]) -> None:
+    assert "depends_on" not in services["secrets"] and "depends_on" not in services["kafka"]
+    assert services["postgres"]["depends_on"] == {
+        "secrets": {"condition": "service_completed_successfully"}
+    }
     assert services["init"]["depends_on"] == {
         "kafka": {"condition": "service_healthy"},
         "postgres": {"condition": "service_healthy"},
@@ -53,7 +60,7 @@ def test_start_order_is_expressed_with_conditions(services: dict[str, Any]) -> N
         assert services[name]["depends_on"] == {
             "init": {"condition": "service_completed_successfully"}
         }, name
-    assert services["init"]["restart"] == "no"
+    assert services["init"]["restart"] == services["secrets"]["restart"] == "no"
 
 
 def test_python_services_share_one_image_built_from_infra_dockerfile(
@@ -83,13 +90,50 @@ def test_published_ports_bind_to_loopback_unless_told_otherwise(services: dict[s
     assert listeners == "PLAINTEXT://kafka:19092,HOST://localhost:19092"
 
 
-def test_without_passwords_docker_compose_refuses_with_a_clear_message(tmp_path: Path) -> None:
-    """No .env and no variables: compose stops before creating anything, and says why."""
+def _config(tmp_path: Path, dotenv: str) -> dict[str, Any]:
+    """`docker-compose --env-file FILE config` with no password in the environment."""
     text, project = for_compose_v1((ROOT / "compose.yml").read_text())
-    empty = tmp_path / "empty.env"
-    empty.touch()
+    env_file = tmp_path / "given.env"
+    env_file.write_text(dotenv)
     env = {k: v for k, v in os.environ.items() if "PASSWORD" not in k}
-    argv = compose_argv(project, "--env-file", str(empty), "config", "-q")
+    argv = compose_argv(project, "--env-file", str(env_file), "config")
     result = subprocess.run(argv, input=text, env=env, capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 1
-    assert "set POSTGRES_PASSWORD in .env (./fanout env writes one)" in result.stderr
+    assert (result.returncode, result.stderr) == (0, "")
+    return dict(yaml.safe_load(result.stdout)["services"])
+
+
+def test_without_env_file_compose_needs_no_step_before_it(tmp_path: Path) -> None:
+    """A fresh clone: no .env, no variable. `config` passes; the `secrets` service gets no
+    value (it makes them); each URL carries none and names its file in its own volume."""
+    services = _config(tmp_path, "")
+    assert services["secrets"]["environment"] == dict.fromkeys(SECRETS, "")
+    for name, url in _urls(services).items():
+        assert re.fullmatch(r"postgresql://\w+:@postgres:5432/fanout", url), name
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == (
+        "/run/secrets/fanout/postgres/password"
+    )
+    for name, secret in (("analytics", "analytics"), ("publisher", "reader")):
+        assert services[name]["volumes"] == [f"secret-{secret}:/run/secrets/fanout/{secret}:ro"]
+
+
+def test_values_in_env_file_reach_the_secrets_service_and_the_urls(tmp_path: Path) -> None:
+    """The `.env` path (`./fanout env` writes one): its values win."""
+    given = {name: f"pw-{secret}" for name, secret in SECRETS.items()}
+    services = _config(tmp_path, "".join(f"{k}={v}\n" for k, v in given.items()))
+    assert services["secrets"]["environment"] == given
+    assert _urls(services) == {
+        "init": "postgresql://postgres:pw-postgres@postgres:5432/fanout",
+        "publisher": "postgresql://fanout_reader:pw-reader@postgres:5432/fanout",
+        "analytics": "postgresql://analytics:pw-analytics@postgres:5432/fanout",
+        "billing": "postgresql://billing:pw-billing@postgres:5432/fanout",
+        "audit": "postgresql://audit:pw-audit@postgres:5432/fanout",
+    }
+
+
+def _urls(services: dict[str, Any]) -> dict[str, str]:
+    env = {name: svc.get("environment", {}) for name, svc in services.items()}
+    return {
+        name: e.get("DATABASE_URL") or e["READER_DATABASE_URL"]
+        for name, e in env.items()
+        if "DATABASE_URL" in e or "READER_DATABASE_URL" in e
+    }

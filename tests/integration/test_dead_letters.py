@@ -14,7 +14,7 @@ from collections import Counter
 
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from infra.dlq_ops import read_dead_letters, redrive
+from infra.dlq_ops import read_dead_letters, read_newest, redrive
 from infra.stack import Stack
 from shared.broker import admin_client
 from shared.polling import wait_for
@@ -169,3 +169,14 @@ def test_reconcile_balances_a_republished_copy_and_still_shows_a_loss(
     for name in SERVICES:
         lines = [x for x in lost.stdout.splitlines() if x.startswith(f"gap in {name}: ")]
         assert sum(int(n) for x in lines for n in re.findall(r"(\d+) lost", x)) == 5, lines
+
+
+def test_dlq_limit_reads_only_the_newest(stack: Stack) -> None:
+    """`./fanout dlq --limit N` seeks to the last N: a topic of any size costs N reads."""
+    topic = new_topic(stack.bootstrap, "dlq-newest", 1)
+    asyncio.run(produce(stack.bootstrap, topic, [f"letter-{i}".encode() for i in range(30)]))
+    letters, total = asyncio.run(read_newest(stack.bootstrap, topic, 5))
+    assert total == 30
+    assert [(d.offset, d.value) for d in letters] == [
+        (i, f"letter-{i}".encode()) for i in range(25, 30)
+    ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,6 +77,36 @@ def test_a_scenario_run_refuses_cross_site_posts(stack: Stack) -> None:
         assert get_json(port, "/api/scenarios")["run"] is None  # nothing was started
 
 
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, dict, dict[str, str]]:
+    headers = {"Host": host} if host else {}
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            return answer.status, json.loads(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read()), dict(refused.headers)
+
+
+def test_every_route_refuses_a_rebound_host_and_unbounded_parameters(stack: Stack) -> None:
+    """A page that rebinds its DNS name to 127.0.0.1 reads nothing (421 on GETs too); a
+    parameter outside its bound is a 400, not a clamp; pages cannot be framed."""
+    topic = new_topic(stack.bootstrap, "host-guard", 1)
+    with running_services(stack, topic, ("analytics",)) as procs:
+        port = procs["analytics"].port
+        procs["analytics"].wait_assigned(1)
+        for path in ("/api/summary", "/health", "/metrics", "/", "/static/common.js"):
+            status, body, _ = _get(port, path, host=f"rebind.example:{port}")
+            assert status == 421 and "rebind.example" in body["error"], (path, status, body)
+        status, _, headers = _get(port, "/api/summary", host=f"localhost:{port}")
+        assert status == 200
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        for bad in ("minutes=0", "minutes=1441", "minutes=ten"):
+            status, body, _ = _get(port, f"/api/minutes?{bad}")
+            assert status == 400 and "minutes must be" in body["error"], (bad, body)
+        assert _get(port, "/api/minutes?minutes=1440")[0] == 200
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,6 +131,40 @@ def test_a_clone_in_a_folder_only_root_can_enter_starts_postgres(tmp_path: Path)
         assert private.stat().st_mode & 0o777 == 0o700  # nothing was opened up
     finally:
         server.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
         shutil.rmtree(server.cluster_dir, ignore_errors=True)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(server.url, connect_timeout=2)
+
+
+def _as_postgres(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+
+
+def test_root_follows_no_link_the_postgres_user_plants() -> None:
+    """What the ``postgres`` OS user can write (its cluster folder) may hold links to root's
+    files by the next start: root neither chowns nor writes through them; and the folder with
+    the password and the log is root's, so no link can be planted there at all."""
+    tmp_path = Path(tempfile.mkdtemp(prefix="fanout-links-"))  # pytest's is 700: postgres
+    tmp_path.chmod(0o755)  # must enter this one
+    home = tmp_path / "state" / "postgres"
+    server = PostgresServer(home, _free_port())
+    target = tmp_path / "roots-folder"
+    target.mkdir()
+    try:
+        server.start()
+        server.stop()
+        assert server.cluster_dir == home / "cluster"
+        sock = server.cluster_dir / "socket"
+        assert _as_postgres("rm", "-rf", str(sock)).returncode == 0
+        assert _as_postgres("ln", "-s", str(target), str(sock)).returncode == 0
+        planted = _as_postgres("ln", "-s", str(target), str(home / "postgres.log.planted"))
+        assert planted.returncode != 0, "the postgres user could write root's folder"
+        with pytest.raises(RuntimeError, match="is not a folder"):
+            server.start()
+        assert target.stat().st_uid == 0, "root chowned a link's target to postgres"
+        assert (home.stat().st_uid, server.password_file.stat().st_mode & 0o777) == (0, 0o600)
+    finally:
+        server.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from infra import proc
 from infra.paths import ROOT
+from infra.restarts import Restarts
 from infra.stack import Stack
 from infra.supervisor import Running, Supervisor
 from tests.support.db import Db
@@ -53,7 +54,9 @@ def supervised(
     for name in names:
         spec = specs[name]
         spec.env.update({"EVENTS_TOPIC": topic, "CONSUMER_GROUP": f"{name}-{suffix}", **env})
-        sup.running[name] = Running(spec, sup.spawn(spec))
+        spec.env["FANOUT_SUPERVISOR_STATUS"] = str(sup.pidfile)  # this one, not the stack's
+        record = Restarts(name, spec.restart, sup.backoff)
+        sup.running[name] = Running(spec, sup.spawn(spec), record)
     sup.write_status()
     watcher = threading.Thread(target=sup.watch, name="test-supervisor", daemon=True)
     watcher.start()

@@ -9,13 +9,14 @@ import yaml
 
 from infra.compose import (
     COMPOSE,
+    COMPOSE_ONLY,
     INFRA_SERVICES,
     LOCAL_ROLE_PASSWORDS,
     MissingVariable,
     interpolate,
     load_specs,
     local_variables,
-    required_variables,
+    secret_variables,
 )
 from infra.paths import ROOT
 from services.registry import LAYOUT
@@ -34,8 +35,9 @@ def test_interpolate_refuses_a_missing_required_variable() -> None:
 
 
 def test_compose_yml_holds_no_password() -> None:
-    """Every password is a required variable (from the environment or .env), none a value."""
-    assert required_variables() == {
+    """Every password is a variable with no default (the environment or .env may give it; the
+    `secrets` service makes the rest), or a file in a secret volume: never a value."""
+    assert secret_variables() == {
         "POSTGRES_PASSWORD",
         "ANALYTICS_DB_PASSWORD",
         "BILLING_DB_PASSWORD",
@@ -43,12 +45,18 @@ def test_compose_yml_holds_no_password() -> None:
         "READER_DB_PASSWORD",
     }
     text = (ROOT / "compose.yml").read_text()
-    for value in re.findall(r"PASSWORD: (\S+)", text):
-        assert value.startswith("${"), value
+    values = re.findall(r"(\w*PASSWORD\w*): (\S+)", text)
+    files = [name for name, _ in values if name.endswith("_FILE")]
+    assert (len(values) - len(files), len(files)) == (5 + 4, 10)  # secrets' + init's; 10 files
+    for name, value in values:
+        if name.endswith("_FILE"):
+            assert re.fullmatch(r"/run/secrets/fanout/\w+/password", value), name
+        else:
+            assert value == f"${{{name}:-}}", name
     urls = re.findall(r"postgresql://(\w+):([^@\n]*)@", text)
     assert len(urls) == 5  # init (superuser), publisher's reader, the three services
     for user, password in urls:
-        assert password.startswith("${"), f"{user}'s password is written in compose.yml"
+        assert re.fullmatch(r"\$\{\w+_PASSWORD:-\}", password), f"{user}'s password in compose.yml"
 
 
 def test_local_runner_points_services_at_local_stack() -> None:
@@ -71,7 +79,8 @@ def test_local_runner_points_services_at_local_stack() -> None:
 def test_compose_declares_the_registrys_processes_and_ports() -> None:
     """services/registry.py and compose.yml list the same processes, commands and ports."""
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    python = {n: s for n, s in services.items() if n not in INFRA_SERVICES and n != "init"}
+    not_processes = INFRA_SERVICES | COMPOSE_ONLY | {"init"}
+    python = {n: s for n, s in services.items() if n not in not_processes}
     assert list(python) == [p.name for p in LAYOUT.processes]
     for process in LAYOUT.processes:
         svc = python[process.name]

@@ -141,11 +141,37 @@ function fillWindows(o) {
   Dash.fillTable(document.querySelector("#windows tbody"), [...byPartition.values()], cols, "partition");
 }
 
+// The supervisor's view (`./fanout up`); none under compose, which restarts containers itself.
+function fillRestarts(o) {
+  const sup = o.supervisor;
+  const panel = document.getElementById("supervision");
+  if (!sup) {
+    panel.hidden = true;
+    Dash.badge("sup-status", true, "no local supervisor", "not under ./fanout up (under docker compose, its restart policy restarts containers)");
+    return;
+  }
+  panel.hidden = false;
+  const rows = [...Object.entries(sup.infra), ...Object.entries(sup.services)].map(([name, v]) => ({ name, ...v }));
+  const orDash = (v) => (v === null || v === undefined ? "–" : String(v));
+  Dash.fillTable(document.querySelector("#restarts tbody"), rows, [
+    { key: "name" },
+    { key: "state", fmt: (v, r) => (v === "gave up" ? `GAVE UP: ${r.last_error || `exit ${r.last_exit}`}` : v),
+      cls: (v) => (v === "up" ? "status-ok" : "status-gap") },
+    { key: "restarts", fmt: Dash.num, num: true },
+    { key: "last_exit", fmt: orDash, num: true },
+    { key: "last_down_s", fmt: (v) => (v === null ? "–" : `${v} s`), num: true },
+  ], "name");
+  const text = sup.gave_up.length ? `gave up on ${sup.gave_up.join(", ")}`
+    : sup.down.length ? `${sup.down.join(", ")} down` : "every process up";
+  Dash.badge("sup-status", sup.down.length === 0, text, "");
+}
+
 async function overview() {
   const o = await Dash.getJSON("/api/overview");
   drawDiagram(o);
   fillRecon(o);
   fillWindows(o);
+  fillRestarts(o);
   Dash.badge("db-status", o.db.up, o.db.up ? "database up" : "database down", o.db.error || "");
   Dash.badge("broker-status", o.broker.up, o.broker.up ? "broker reachable" : "broker unreachable", o.broker.error || "");
   Dash.links(o.ports);

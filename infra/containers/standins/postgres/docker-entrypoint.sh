@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Stand-in for the official postgres image's entrypoint: as root, prepare the folders and drop
+# Stand-in for the official postgres image's entrypoint: as root, read POSTGRES_PASSWORD_FILE
+# (the official `file_env`: exclusive with POSTGRES_PASSWORD), prepare the folders and drop
 # to the postgres user; on an empty $PGDATA run initdb with POSTGRES_USER/POSTGRES_PASSWORD,
 # allow password (scram) logins from the network, create POSTGRES_DB; then run the server.
 set -Eeuo pipefail
 if [[ "${1:-}" != postgres ]]; then exec "$@"; fi
+if [[ -n "${POSTGRES_PASSWORD_FILE:-}" ]]; then
+  if [[ -n "${POSTGRES_PASSWORD:-}" ]]; then
+    echo "error: both POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are set (but are exclusive)" >&2
+    exit 1
+  fi
+  POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"
+  export POSTGRES_PASSWORD
+  unset POSTGRES_PASSWORD_FILE
+fi
 if [[ "$(id -u)" == 0 ]]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   chown -R postgres:postgres "$PGDATA" /var/run/postgresql

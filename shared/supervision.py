@@ -1,0 +1,50 @@
+"""What the local runner's supervisor (``./fanout up``) says about the processes it keeps
+running — broker node(s), PostgreSQL, the services: state and restarts, from its status file
+(FANOUT_SUPERVISOR_STATUS, set for every process it starts). Under compose there is none:
+compose restarts containers itself, and this answers None."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+SHOWN = ("state", "restarts", "last_exit", "last_error", "retry_at", "last_down_s")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def supervision(path: str | None) -> dict[str, Any] | None:
+    """``{"infra": {name: view}, "services": {name: view}, "gave_up": [names]}``, or None
+    when no supervisor runs. A file being replaced or unreadable reads as None too."""
+    if not path:
+        return None
+    try:
+        status = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not _alive(int(status.get("pid", 0)) or -1) or "infra" not in status:
+        return None
+    out: dict[str, Any] = {"infra": {}, "services": {}}
+    for part in ("infra", "services"):
+        for name, view in status.get(part, {}).items():
+            out[part][name] = {k: view.get(k) for k in SHOWN}
+    every = {**out["infra"], **out["services"]}
+    out["gave_up"] = sorted(n for n, v in every.items() if v["state"] == "gave up")
+    out["down"] = sorted(n for n, v in every.items() if v["state"] != "up")
+    return out
+
+
+def infra_states(path: str | None) -> dict[str, str] | None:
+    """``{"kafka": "up", "postgres": "down"}``: for /health."""
+    view = supervision(path)
+    return None if view is None else {n: v["state"] for n, v in view["infra"].items()}
