@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.secret_files import fill_url_password
+from shared.secret_files import fill_url_password, with_password
 
 
 class StackSettings(BaseSettings):
@@ -130,3 +130,12 @@ class ScenarioSettings(StackSettings):
     # The status file of the supervisor that started this process tree (a Run on the
     # overview); else `./fanout up`'s in the state folder.
     supervisor_status: Path | None = Field(None, validation_alias="FANOUT_SUPERVISOR_STATUS")
+    # Under compose the publisher's reader URL carries no password: this file has it.
+    reader_database_password_file: Path | None = Field(
+        None, validation_alias="READER_DATABASE_PASSWORD_FILE"
+    )
+
+    @property
+    def reader_url(self) -> str | None:
+        url, file = self.reader_database_url, self.reader_database_password_file
+        return with_password(url, file) if url and file else url

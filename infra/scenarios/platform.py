@@ -191,7 +191,7 @@ def locate(settings: ScenarioSettings) -> Platform:
         return Platform(
             settings.kafka_bootstrap_servers or f"127.0.0.1:{settings.kafka_port}",
             settings.events_topic or settings.topic,
-            settings.reader_database_url,
+            settings.reader_url,
             {n: ServiceAt(n, settings.consumer_groups.get(n, n)) for n in SERVICES},
             admin_url=settings.database_url,
         )
@@ -203,7 +203,7 @@ def locate(settings: ScenarioSettings) -> Platform:
     return Platform(
         settings.kafka_bootstrap_servers or status["kafka"],
         settings.events_topic or (topics.pop() if len(topics) == 1 else status["topic"]),
-        settings.reader_database_url or local_reader_url(status["database"]),
+        settings.reader_url or local_reader_url(status["database"]),
         services,
         home,
         settings.database_url or local_admin_url(home, status["database"]),

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
 from infra.scenarios import catalog
 from infra.scenarios.engine import CannotRun, Check, Measured, Say, Scenario, Verdict, run
+from infra.scenarios.platform import locate
+from infra.settings import ScenarioSettings
 
 
 def scenario(play_it: object) -> Scenario[None]:
@@ -108,3 +112,17 @@ def test_the_overview_knows_the_engines_last_lines() -> None:
     assert len(outcomes) == 3
     assert all(line.startswith(LAST_LINES) for line in outcomes)
     assert not "step one".startswith(LAST_LINES)
+
+
+def test_under_compose_the_reader_url_takes_its_password_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("FANOUT_STATE_DIR", str(tmp_path))  # no `./fanout up` here
+    monkeypatch.setenv("READER_DATABASE_URL", "postgresql://fanout_reader@postgres:5432/fanout")
+    monkeypatch.setenv("READER_DATABASE_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:19092")
+    platform = locate(ScenarioSettings())  # type: ignore[call-arg]
+    assert platform.reader_url == "postgresql://fanout_reader:s3cret@postgres:5432/fanout"
+    assert (platform.bootstrap, platform.home) == ("kafka:19092", None)  # no process control
