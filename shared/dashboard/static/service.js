@@ -35,6 +35,7 @@ const PARTITION_COLS = [
   { key: "partition", num: true },
   { key: "owned", fmt: (v) => (v ? "yes" : "no") },
   { key: "committed", fmt: Dash.num, num: true },
+  { key: "db_offset", fmt: Dash.num, num: true },
   { key: "log_end", fmt: Dash.num, num: true },
   { key: "lag", fmt: Dash.num, cls: (v) => (v > 0 ? "num warn" : "num") },
   { key: "time_lag_s", fmt: Dash.secs, num: true },
