@@ -166,6 +166,8 @@ class DatabaseOffsets:
             if end > start:
                 records[tp] = [r for r in fetched.records.get(tp, []) if r.offset >= start]
                 before[tp], after[tp] = start, end
+            else:  # all of it is in the database already: read on from the stored offset
+                kafka.seek(tp, claim.next_offset)
         kept = [u for u in fetched.undecodable
                 if TopicPartition(u.topic, u.partition) in after]  # fmt: skip
         return Fetched(records, before, after, kept)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from infra import groups_ops
+from infra.cli.reconcile import snapshot
 from infra.stack import Stack
 from tests.faults.test_outages import hold_for
 from tests.faults.test_rebalance import POLL_INTERVAL_MS, outlast_the_poll_interval, wait_split
@@ -51,6 +52,11 @@ def test_crash_between_db_commit_and_kafka_commit_redelivers_nothing(
             windows[name] = crash_window(db, bootstrap, p, topic)
             assert windows[name].size > 0, f"{name}'s crash left Kafka's mirror up to date"
             rows_match_progress(db, p, topic)
+        # Reconcile's committed offset is the row: nothing persisted above it, no window.
+        recons = asyncio.run(snapshot(bootstrap, stack.reader_url, topic, groups_of(procs)))
+        for r in recons:
+            assert r.reconciled and r.window == 0, (r.service, r.gaps, r.window)
+            assert r.committed == sum(db.stored_offsets(r.service, r.group, topic).values())
         for p in procs.values():
             p.start(CRASH_AFTER_BATCH=None)
         print({n: f"Kafka mirror {w.size} behind at the crash" for n, w in windows.items()})
