@@ -12,8 +12,10 @@ Per batch, in this order and nowhere else (``step``, then ``process``):
   7. commit the batch's offsets to Kafka.
 That is ``OFFSET_STORE=kafka``, at-least-once. With ``OFFSET_STORE=database`` (``shared.offsets``)
 the offsets are committed in step 4 instead, in the same transaction, fenced by the owner's
-epoch; the fetch is trimmed to what the database does not hold yet, and step 7 only mirrors
-them to Kafka (best effort, for lag tooling). A fenced transaction rolls back, like any other.
+epoch; the fetch is trimmed to what the database does not hold yet, step 6 comes before step 5
+(a batch never read again could not send its dead letters again: sent, then committed, they
+reach the topic at least once, as in kafka mode), and step 7 only mirrors the offsets to Kafka
+(best effort, for lag tooling). A fenced transaction rolls back, like any other.
 An exception before step 7 never advances offsets: the batch is retried (database errors,
 with backoff) or read again, and the inbox absorbs what was already applied. A poison event
 (its data breaks a write or the handler) fails its transaction: the batch is split in halves
@@ -178,7 +180,8 @@ class BatchConsumer(Service):
         outcome = await self.persist(items)  # steps 1-5
         self.stats.record_batch(outcome, time.perf_counter() - started)
         self.crash_window()
-        await self.dead_letters.send(outcome.letters)  # step 6
+        if self.offsets is None:  # (database mode sent them before its commit)
+            await self.dead_letters.send(outcome.letters)  # step 6
         self.stats.dead_lettered.labels(self.settings.service_name).inc(len(outcome.letters))
         if self.offsets is None:
             await self.commit_offsets(kafka, fetched.commit_offsets)  # step 7
@@ -202,6 +205,7 @@ class BatchConsumer(Service):
             if self.offsets is None:
                 return outcome
             moved = await self.offsets.advance(conn, items)  # 4, database mode: the offsets
+            await self.dead_letters.send(letters)  # 6 before 5: no re-read would send them
         self.offsets.advanced(moved)
         return outcome
 

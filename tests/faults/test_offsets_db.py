@@ -6,17 +6,21 @@ makes a consumer read from Kafka's (wrong) offset."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from infra import groups_ops
 from infra.cli.reconcile import snapshot
+from infra.dlq_ops import read_dead_letters
 from infra.stack import Stack
+from shared.settings import dlq_topic
+from tests.badinput import bad
 from tests.faults.test_outages import hold_for
 from tests.faults.test_rebalance import POLL_INTERVAL_MS, outlast_the_poll_interval, wait_split
 from tests.support.db import Db
-from tests.support.kafka import PARTITIONS, committed, new_topic, wait_committed_to_end
+from tests.support.kafka import PARTITIONS, committed, new_topic, produce, wait_committed_to_end
 from tests.support.processes import LogCursor, ServiceProcess, groups_of, running, stopped_at_exit
-from tests.support.publishing import publish_events
-from tests.support.reconcile import reconcile, wait_caught_up
+from tests.support.publishing import generate, publish_events
+from tests.support.reconcile import assert_reconciles, reconcile, wait_caught_up
 from tests.support.web import health, metric
 from tests.support.windows import crash_window, wait_db_up
 
@@ -142,3 +146,21 @@ def paused_while_down(procs: dict[str, ServiceProcess]) -> None:
         assert h["db_up"] is False and h["positioned"] == [], f"{name}: {h}"
         assert len(h["assigned"]) == PARTITIONS, f"{name}: {h}"
         assert metric(p.port, "fanout_transactions_total") == 0, f"{name} fetched and tried"
+
+
+def test_dead_letters_reach_the_topic_in_database_mode(stack: Stack, clean_db: Db) -> None:
+    """Database mode sends a batch's dead letters before its commit (a batch is never read
+    again to send them): each invalid event is on every service's dead-letter topic, once."""
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "offsets-db-dlq", 1)
+    good = [e.to_json() for e in generate(40, seed=2005)]
+    hostile = [bad(event_type="jump"), b"not json"]
+    values = [*good[:20], hostile[0], *good[20:], hostile[1]]
+    assert asyncio.run(produce(bootstrap, topic, values)) == 42
+    with running(stack, topic, OFFSET_STORE="database") as procs:
+        wait_caught_up(db, bootstrap, topic, procs, 40)
+        assert_reconciles(stack.reader_url, bootstrap, topic, groups_of(procs))
+        for name in procs:
+            letters = asyncio.run(read_dead_letters(bootstrap, dlq_topic(topic, name)))
+            assert Counter(x.value for x in letters) == Counter(hostile), name
+            assert db.stored_offsets(name, procs[name].group, topic) == {0: 42}
