@@ -196,7 +196,7 @@ class DatabaseOffsets:
         """After ``fence`` rolled a transaction back: a partition whose row still carries this
         instance's epoch only had another next offset (a commit whose outcome was lost, then
         retried): read it and seek there. The others are another instance's now: forgotten.
-        Returns how many were fenced."""
+        Returns how many were fenced (one batch counted in ``fanout_fenced_total``)."""
         stored = await rows.stored(self.engine, self.table, self.settings.group)
         gone = set()
         for tp in fence.tps:
@@ -209,8 +209,8 @@ class DatabaseOffsets:
         self.forget(kafka, gone)
         if gone:
             self.stats.fenced.labels(self.settings.service_name).inc()
-            log.warning("fenced: transaction refused, %s owned by another instance now",
-                        Fenced(gone))  # fmt: skip
+            log.warning("fenced: transaction refused, %s no longer this instance's (claimed "
+                        "by another, or revoked during the batch)", Fenced(gone))  # fmt: skip
         return len(gone)
 
     def advanced(self, claims: dict[TopicPartition, Claim]) -> None:
