@@ -133,6 +133,7 @@ class ServiceDashboard:
         return {
             "service": self.name,
             "group": self.settings.group,
+            "offset_store": self.settings.offset_store,
             "topic": self.settings.events_topic,
             "pid": os.getpid(),
             "ports": self.ports,

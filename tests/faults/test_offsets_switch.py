@@ -19,7 +19,7 @@ from tests.support.kafka import PARTITIONS, committed, new_topic
 from tests.support.processes import ServiceProcess, groups_of, running
 from tests.support.publishing import BackgroundPublish, generate, publish_events
 from tests.support.reconcile import reconcile, wait_caught_up, wait_progress
-from tests.support.web import get_json
+from tests.support.web import get_json, health
 from tests.support.windows import check_commit_not_ahead
 
 SWITCHES = ("database", "kafka", "database")
@@ -30,6 +30,7 @@ def switch(p: ServiceProcess, store: str) -> None:
     assert p.stop() == 0, p.log
     p.start(OFFSET_STORE=store)
     p.wait_assigned(PARTITIONS)
+    assert health(p.port)["offset_store"] == store
 
 
 def test_switching_strategies_on_a_live_stream_loses_and_doubles_nothing(

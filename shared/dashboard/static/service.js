@@ -13,6 +13,7 @@ async function summary() {
   const s = await Dash.getJSON("/api/summary");
   const c = s.counts || {};
   Dash.set("topic", s.topic);
+  Dash.set("offset-store", s.offset_store);
   Dash.setNum("processed", c.processed);
   Dash.setNum("duplicates", c.duplicates);
   Dash.setNum("invalid", c.invalid);
