@@ -81,6 +81,7 @@ def register_operations(
         body = {
             "service": settings.service_name,
             "group": settings.group,
+            "offset_store": settings.offset_store,
             "db_up": stats.db_up,
             "batches": stats.batches,
             "assigned": sorted(stats.assigned),

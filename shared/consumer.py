@@ -10,6 +10,12 @@ Per batch, in this order and nowhere else (``step``, then ``process``):
   5. commit that transaction;
   6. send the dead letters to the dead-letter topic and wait for the broker;
   7. commit the batch's offsets to Kafka.
+That is ``OFFSET_STORE=kafka``, at-least-once. With ``OFFSET_STORE=database`` (``shared.offsets``)
+the offsets are committed in step 4 instead, in the same transaction, fenced by the owner's
+epoch; the fetch is trimmed to what the database does not hold yet, step 6 comes before step 5
+(a batch never read again could not send its dead letters again: sent, then committed, they
+reach the topic at least once, as in kafka mode), and step 7 only mirrors the offsets to Kafka
+(best effort, for lag tooling). A fenced transaction rolls back, like any other.
 An exception before step 7 never advances offsets: the batch is retried (database errors,
 with backoff) or read again, and the inbox absorbs what was already applied. A poison event
 (its data breaks a write or the handler) fails its transaction: the batch is split in halves
@@ -17,7 +23,7 @@ until it stands alone, so only it is dead-lettered, in O(log n) transactions, pa
 kept. What the dead-letter path stores or sends is made to fit (``shared.dead_letters``): no
 input can stall a partition — neither one the client decodes nor one it cannot.
 
-One file on purpose (a little over 250 lines): the steps, what an exception does to them, and
+One file on purpose (a little under 300 lines): the steps, what an exception does to them, and
 the consumer's lifecycle are read together.
 
 Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
@@ -43,15 +49,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared import broker, dead_letters, inbox, progress
 from shared.db import while_db_unavailable
 from shared.dead_letter_topic import DeadLetterSender
-from shared.events import Delivery, Rejected, classify
+from shared.events import Delivery, Rejected
 from shared.fetch import Fetched, Skipped, fetch
+from shared.items import Item, decode
+from shared.offsets import DatabaseAssignment, DatabaseOffsets, Fenced
 from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import AssignmentListener, ServiceStats
 
 log = logging.getLogger(__name__)
-Item = Delivery | Rejected | Skipped
 CRASH_EXIT_CODE = 86
 # Something in one event's data breaks a write or the handler: that event is poison.
 POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
@@ -73,10 +80,16 @@ class BatchConsumer(Service):
         self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
         self.pause_requested = False  # set by the dashboard's /pause and /resume
         self.fetching_paused = False  # whether the loop has applied it (shown on /health)
+        self._switched: set[TopicPartition] = set()  # what the pause switch paused
         self.dead_letters = DeadLetterSender(settings)
         self._stopping = False
         self._kafka: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self.offsets = (  # None: OFFSET_STORE=kafka, today's loop exactly
+            DatabaseOffsets(settings, engine, service.tables.offsets, stats)
+            if settings.offset_store == "database"
+            else None
+        )
 
     async def on_start(self) -> None:
         s = self.settings
@@ -97,11 +110,11 @@ class BatchConsumer(Service):
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(1000, s.session_timeout_ms // 3),
         )
+        listener = AssignmentListener(self.stats, s.events_topic)
+        if self.offsets is not None:  # assigned partitions wait, paused, to be claimed
+            listener = DatabaseAssignment(self.stats, s.events_topic, self.offsets, self._kafka)
         # The redrive topic carries dead letters re-fed to this service only.
-        self._kafka.subscribe(
-            [s.events_topic, s.redrive_topic],
-            listener=AssignmentListener(self.stats, s.events_topic),
-        )
+        self._kafka.subscribe([s.events_topic, s.redrive_topic], listener=listener)
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
 
@@ -135,17 +148,29 @@ class BatchConsumer(Service):
         self.pause_switch(kafka)
         # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
         fetched = await fetch(kafka, s.batch_within_ms, s.batch_max)
+        if self.offsets is not None:  # database mode: only what the database does not hold
+            fetched = self.offsets.trim(kafka, fetched)
         if fetched.empty:
             return
         try:
             await self.process(kafka, fetched)
+        except Fenced as fence:  # rolled back: another instance owns these partitions now
+            assert self.offsets is not None  # only database mode fences
+            fetched.rewind(kafka)
+            await self.offsets.fenced(kafka, fence)
         except BaseException:
             fetched.rewind(kafka)  # an exception never advances offsets: read it all again
             raise
 
     async def resolve_positions(self, kafka: AIOKafkaConsumer) -> None:
         """Settle where each newly owned partition starts (committed offset, or
-        auto_offset_reset for a new group), so "ready" on /health means "reading from here"."""
+        auto_offset_reset for a new group), so "ready" on /health means "reading from here".
+        Database mode: claimed in the database and sought to the stored offset."""
+        if self.offsets is not None:
+            await self.offsets.claim_pending(kafka)
+            claimed = kafka.assignment() & self.offsets.owned.keys()
+            self.stats.set_positioned(claimed, self.settings.events_topic)
+            return
         owned = kafka.assignment()
         for tp in owned - self.stats.positioned_tps:
             if tp.topic == self.settings.redrive_topic and await kafka.committed(tp) is None:
@@ -155,11 +180,17 @@ class BatchConsumer(Service):
 
     def pause_switch(self, kafka: AIOKafkaConsumer) -> None:
         """While paused, fetch nothing — between batches, so the last one is committed — but
-        keep polling: the process, its group membership and its dashboard stay."""
+        keep polling: the process, its group membership and its dashboard stay. It resumes
+        only what it paused, and never a partition database mode still holds unclaimed."""
         if self.pause_requested:
-            kafka.pause(*kafka.assignment())  # partitions assigned meanwhile too
-        elif kafka.paused():
-            kafka.resume(*kafka.paused())
+            mine = kafka.assignment() - kafka.paused()  # assigned meanwhile too
+            kafka.pause(*mine)
+            self._switched |= mine
+        elif self._switched:
+            claimed = self.offsets.owned.keys() if self.offsets is not None else None
+            kafka.resume(*(tp for tp in self._switched & kafka.assignment()
+                           if claimed is None or tp in claimed))  # fmt: skip
+            self._switched = set()
         self.fetching_paused = self.pause_requested
 
     async def process(self, kafka: AIOKafkaConsumer, fetched: Fetched) -> None:
@@ -168,9 +199,13 @@ class BatchConsumer(Service):
         outcome = await self.persist(items)  # steps 1-5
         self.stats.record_batch(outcome, time.perf_counter() - started)
         self.crash_window()
-        await self.dead_letters.send(outcome.letters)  # step 6
+        if self.offsets is None:  # (database mode sent them before its commit)
+            await self.dead_letters.send(outcome.letters)  # step 6
         self.stats.dead_lettered.labels(self.settings.service_name).inc(len(outcome.letters))
-        await self.commit_offsets(kafka, fetched.commit_offsets)  # step 7
+        if self.offsets is None:
+            await self.commit_offsets(kafka, fetched.commit_offsets)  # step 7
+        else:  # database mode: committed in step 4; Kafka's mirror, best effort
+            await self.offsets.mirror(kafka, fetched.commit_offsets)
 
     async def transaction(self, items: Sequence[Item]) -> Outcome:
         """Steps 1-4 in one database transaction; step 5 is leaving the block (commit)."""
@@ -183,9 +218,15 @@ class BatchConsumer(Service):
             await self.service.handler(conn, claim.new, claim.absorbed)  # 2
             letters = self.dead_letters.letters([*rejected, *claim.conflicts])
             first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3
-            return await progress.record(  # 4
+            outcome = await progress.record(  # 4
                 conn, tables.progress, claim, letters, first, skipped
             )
+            if self.offsets is None:
+                return outcome
+            moved = await self.offsets.advance(conn, items)  # 4, database mode: the offsets
+            await self.dead_letters.send(letters)  # 6 before 5: no re-read would send them
+        self.offsets.advanced(moved)
+        return outcome
 
     async def persist(self, items: Sequence[Item]) -> Outcome:
         """Steps 1-5. A poison event fails the transaction: then the batch is split in halves,
@@ -263,31 +304,3 @@ def poisoned(d: Delivery, exc: BaseException) -> Rejected:
         f"{type(exc).__name__}: {message}",
         d.event.event_id,
     )
-
-
-def decode(fetched: Fetched) -> list[Item]:
-    """Every offset the fetch moved past, partition by partition in offset order: a Delivery
-    or a Rejected per record, a Skipped per gap (markers, aborted records), and a Rejected per
-    offset of a batch the client could not decode."""
-    items: list[Item] = []
-    for tp, recs in fetched.partitions():
-        decoded: list[Item] = [
-            classify(r.topic, r.partition, r.offset, r.value, r.timestamp) for r in recs
-        ]
-        extra: list[Item] = [*fetched.skipped(tp), *undecodable(fetched, tp)]
-        items += sorted([*decoded, *extra], key=_start) if extra else decoded
-    return items
-
-
-def undecodable(fetched: Fetched, tp: TopicPartition) -> list[Rejected]:
-    return [
-        Rejected(tp.topic, tp.partition, offset, None, "undecodable_batch",
-                 f"{u.error} (batch offsets {u.start}-{u.end - 1})")
-        for u in fetched.undecodable
-        if (u.topic, u.partition) == (tp.topic, tp.partition)
-        for offset in range(u.start, u.end)
-    ]  # fmt: skip
-
-
-def _start(item: Item) -> int:
-    return item.start if isinstance(item, Skipped) else item.offset

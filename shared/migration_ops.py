@@ -122,3 +122,27 @@ def upgrade_consumer_tables_v3(schema: str) -> None:
 
 def downgrade_consumer_tables_v3(schema: str) -> None:
     op.drop_column("progress", "skipped", schema=schema)
+
+
+def upgrade_consumer_tables_v4(schema: str) -> None:
+    """Revision 0004 of every service: ``offsets`` (OFFSET_STORE=database keeps each
+    partition's next offset in the batch's transaction), with the grants 0001 gave the rest."""
+    op.create_table(  # frozen, like consumer_tables_v1: shared/schema.py is the live definition
+        "offsets",
+        sa.Column("group_id", sa.Text, primary_key=True),
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("next_offset", sa.BigInteger, nullable=False),
+        sa.Column("owner_epoch", sa.BigInteger, nullable=False),
+        sa.Column("owner_instance", sa.Text, nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        schema=schema,
+    )
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON {schema}.offsets TO {schema}")
+    op.execute(f"GRANT SELECT ON {schema}.offsets TO {READER_ROLE}")
+
+
+def downgrade_consumer_tables_v4(schema: str) -> None:
+    op.drop_table("offsets", schema=schema)

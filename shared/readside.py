@@ -10,9 +10,9 @@ get the error as data and show it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -25,7 +25,7 @@ from shared.schema import ConsumerTables, consumer_tables
 
 @cache
 def tables_of(schema: str) -> ConsumerTables:
-    """inbox, progress and dead_letters of the service whose schema is ``schema``."""
+    """inbox, progress, dead_letters and offsets of the service whose schema is ``schema``."""
     return consumer_tables(schema, sa.MetaData())
 
 
@@ -78,6 +78,18 @@ async def read_progress(
     return {r.partition: PartitionProgress(*r) for r in rows}
 
 
+async def read_stored(
+    conn: AsyncConnection, service: str, group: str, topic: str
+) -> dict[int, int]:
+    """OFFSET_STORE=database: the next offset the group's row holds, per partition of
+    ``topic`` (none for a group that never ran in database mode)."""
+    t = tables_of(service).offsets
+    rows = await conn.execute(
+        sa.select(t.c.partition, t.c.next_offset).where(t.c.group_id == group, t.c.topic == topic)
+    )
+    return {r.partition: r.next_offset for r in rows}
+
+
 async def processed_elsewhere(conn: AsyncConnection, service: str, topic: str) -> int:
     """Events the service applied from topics other than ``topic`` (its redrive topic)."""
     progress = tables_of(service).progress
@@ -117,20 +129,23 @@ class ServiceState:
     progress: dict[int, PartitionProgress]
     persisted: int  # inbox rows
     redriven: int = 0  # applied from other topics than the events topic
+    stored: dict[int, int] = field(default_factory=dict)  # the group's offsets rows, if any
 
 
 async def read_states(
-    engine: AsyncEngine, services: Iterable[str], topic: str
+    engine: AsyncEngine, groups: Mapping[str, str], topic: str
 ) -> dict[str, ServiceState]:
-    """Every service's progress on ``topic`` and inbox size, in one read-only transaction."""
+    """Every service's progress on ``topic``, inbox size and its group's offsets rows (service
+    → group in ``groups``), in one read-only transaction."""
     async with read_only(engine) as conn:
         return {
             s: ServiceState(
                 await read_progress(conn, s, topic),
                 await inbox_rows(conn, s),
                 await processed_elsewhere(conn, s, topic),
+                await read_stored(conn, s, group, topic),
             )
-            for s in services
+            for s, group in groups.items()
         }
 
 

@@ -5,8 +5,10 @@ data, never raised: a dashboard must keep showing the database.
 
 The rule, one for every reader: below a group's committed offset every offset is accounted
 for exactly once in the database (else a gap: lost or doubled); above it, events are in flight
-(lag), which is no fault. Committed offsets are read before the database and log ends after
-it (``read_around``), so a live stream can never make one reading contradict itself.
+(lag), which is no fault. The committed offset is Kafka's, or the group's offsets row where
+that is ahead (``OFFSET_STORE=database``: the row is the truth, Kafka's a best-effort mirror).
+Committed offsets are read before the database and log ends after it (``read_around``), so a
+live stream can never make one reading contradict itself.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from shared.broker import BrokerError, admin_client, group_offsets, offsets_client, topic_metadata
-from shared.readside import PartitionProgress, ServiceState
+from shared.readside import ServiceState
 
 BROKER_TIMEOUT_S = 5.0
 T = TypeVar("T")
@@ -212,13 +214,20 @@ class ServiceRecon:
         return not self.gaps
 
 
+def committed_offset(kafka: int | None, stored: int | None) -> int | None:
+    """The authoritative committed offset: the greater of Kafka's and the database row's (in
+    database mode the row is never behind Kafka; in kafka mode a row left from a database
+    period is never ahead — ``reset-offsets`` moves both)."""
+    return kafka if stored is None else max(stored, kafka if kafka is not None else -1)
+
+
 def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState) -> ServiceRecon:
     progress = state.progress
     parts = [
         PartitionRecon(
             p,
             end,
-            facts.committed.get(group, {}).get(p),
+            committed_offset(facts.committed.get(group, {}).get(p), state.stored.get(p)),
             progress[p].persisted_offset if p in progress else None,
             progress[p].last_event_time if p in progress else None,
             progress[p].accounted if p in progress else 0,
@@ -238,42 +247,3 @@ def reconcile(service: str, group: str, facts: BrokerFacts, state: ServiceState)
         partitions=parts,
         skipped=sum(r.skipped for r in rows),
     )
-
-
-def partition_rows(
-    facts: BrokerFacts,
-    group: str,
-    progress: dict[int, PartitionProgress] | None,
-    owned: set[int],
-) -> list[dict[str, Any]]:
-    """Per partition, what the broker and the database each know (a service page's table);
-    None where one side is down."""
-    now = datetime.now(UTC)
-    rows = []
-    for p in sorted(set(facts.log_end) | set(progress or {})):
-        prog = (progress or {}).get(p)
-        row: dict[str, Any] = {"partition": p, "owned": p in owned, **_database_side(prog)}
-        row.update(dict.fromkeys(("log_end", "committed", "lag", "window", "time_lag_s")))
-        if p in facts.log_end:
-            rec = PartitionRecon(
-                p,
-                facts.log_end[p],
-                facts.committed.get(group, {}).get(p),
-                row["persisted_offset"],
-                row["last_event_time"],
-            )
-            row.update(
-                log_end=rec.log_end,
-                committed=rec.committed,
-                lag=rec.lag,
-                time_lag_s=rec.time_lag(now),
-            )
-            if progress is not None:  # without the database the window is unknown, not 0
-                row["window"] = rec.window
-        rows.append(row)
-    return rows
-
-
-def _database_side(prog: PartitionProgress | None) -> dict[str, Any]:
-    names = ("persisted_offset", "processed", "duplicates", "invalid", "last_event_time")
-    return {n: getattr(prog, n) if prog else None for n in names}

@@ -12,6 +12,10 @@
   included: what a crash or a replay cost.
 - ``dead_letters``: every event the service could not accept, once per source offset, with a
   bounded payload (the whole value stays readable at its source offset), its size and hash.
+- ``offsets``: per consumer group and topic partition, the next offset to read and its owner
+  (epoch, instance) — the committed offset of ``OFFSET_STORE=database``, written in the
+  batch's own transaction with a compare-and-set on (epoch, expected offset); see
+  ``shared.offsets``. Unused (and left as it is) in ``kafka`` mode.
 """
 
 from __future__ import annotations
@@ -28,11 +32,15 @@ class ConsumerTables:
     inbox: sa.Table
     progress: sa.Table
     dead_letters: sa.Table
+    offsets: sa.Table
 
 
 def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
     return ConsumerTables(
-        _inbox(schema, metadata), _progress(schema, metadata), _dead_letters(schema, metadata)
+        _inbox(schema, metadata),
+        _progress(schema, metadata),
+        _dead_letters(schema, metadata),
+        offsets_table(schema, metadata),
     )
 
 
@@ -91,5 +99,23 @@ def _dead_letters(schema: str, metadata: sa.MetaData) -> sa.Table:
         ),
         sa.Column("payload_size", sa.Integer),  # of the whole value; NULL for a tombstone
         sa.Column("payload_sha256", sa.LargeBinary),
+        schema=schema,
+    )
+
+
+def offsets_table(schema: str, metadata: sa.MetaData) -> sa.Table:
+    """Per group and partition: the next offset to read, and who owns it (``shared.offsets``)."""
+    return sa.Table(
+        "offsets",
+        metadata,
+        sa.Column("group_id", sa.Text, primary_key=True),
+        sa.Column("topic", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("next_offset", sa.BigInteger, nullable=False),
+        sa.Column("owner_epoch", sa.BigInteger, nullable=False),
+        sa.Column("owner_instance", sa.Text, nullable=False),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         schema=schema,
     )

@@ -62,6 +62,10 @@ class ServiceSettings(KafkaSettings):
     # offset commit (1 = the first batch). Unset: never.
     crash_after_batch: int | None = Field(None, ge=1)
     db_pool_size: int = Field(4, ge=1)
+    # Where the committed offsets live: ``kafka`` (at-least-once: committed after the DB
+    # transaction, the inbox absorbs a crash's redelivery) or ``database`` (each partition's
+    # next offset in the batch's own transaction, fenced; Kafka gets a best-effort mirror).
+    offset_store: Literal["kafka", "database"] = "kafka"
 
     @model_validator(mode="before")
     @classmethod

@@ -48,6 +48,10 @@ class ServiceStats:
         self.commit_failures = Counter(
             "fanout_commit_failures", "Offset commits refused (rebalance)", ["service"], registry=r
         )
+        self.fenced = Counter(
+            "fanout_fenced", "Batch transactions refused: another instance owns the partition",
+            ["service"], registry=r,
+        )  # fmt: skip
         self.batch_seconds = Histogram(
             "fanout_batch_seconds", "Batch persist time", ["service"], registry=r
         )

@@ -11,6 +11,7 @@ from infra.bench.run import BenchResult
 
 LABELS = {
     "fanout": "fanout (3 services)",
+    "fanout-db": "fanout, OFFSET_STORE=database",
     "quix": "Quix Streams (3 apps)",
     "ceiling": "no-framework ceiling",
     "ceiling-after": "ceiling again, after fanout",
@@ -55,6 +56,10 @@ def ratios(console: Console, r: BenchResult) -> None:
     console.print(
         f"  fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold] ({r.cpu_ratio_to_ceiling:.2f});"
         " ceiling: the mean of its drains before and after fanout's"
+    )
+    console.print(
+        f"  database offsets/kafka offsets [bold]{r.ratio_database_offsets:.2f}[/bold] "
+        f"({r.cpu_ratio_database_offsets:.2f}): the same services, OFFSET_STORE=database"
     )
 
 

@@ -1,7 +1,8 @@
 """`./fanout bench`: on a private stack (.state/bench), a pre-filled backlog drained by fanout's
 three services, by the no-framework ceiling and (``--peer quix``) by a Quix Streams pipeline,
 each with fresh consumer groups and timed from outside (bench/clock.py); then publish→persisted
-latency at a fixed rate, peak RSS, and the database-only ceiling of our writes."""
+latency at a fixed rate, peak RSS, the same backlog drained again by the services with
+OFFSET_STORE=database, and the database-only ceiling of our writes."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import psycopg
 
 from infra.bench import peers as bench_peers
 from infra.bench import profile as bench_profile
+from infra.bench import services as bench_services
 from infra.bench.clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
 from infra.init import migrate
 from infra.settings import BenchStackSettings
@@ -64,6 +66,10 @@ class BenchResult:
     db_ceiling_events_per_s: float = 0
     ratio_to_db_ceiling: float = 0
     profile: str | None = None
+    # fanout with OFFSET_STORE=database against the default (kafka): rate, and CPU per event
+    # (kafka's / database's, < 1: database mode costs more).
+    ratio_database_offsets: float = 0
+    cpu_ratio_database_offsets: float = 0
 
 
 def _publish(
@@ -127,25 +133,6 @@ def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
     return count / max(seconds)
 
 
-def _truncate(url: str) -> None:
-    with psycopg.connect(url) as conn:
-        for s in SERVICES:
-            conn.execute(f"TRUNCATE {s}.inbox, {s}.progress")
-        conn.execute(
-            "TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances, audit.events"
-        )
-
-
-def _spawn_services(stack: Stack, batch: int) -> Procs:
-    running: Procs = {}
-    sup = Supervisor(stack)
-    for spec in sup.specs():
-        if spec.name in SERVICES:
-            spec.env["BATCH_MAX"] = str(batch)
-            running[spec.name] = sup.spawn(spec)
-    return running
-
-
 def _drain_peer(stack: Stack, watch: GroupWatch, pipeline: str) -> Drain:
     if pipeline == "quix":
         procs = bench_peers.spawn_quix(stack)
@@ -172,7 +159,9 @@ def _drain_fanout(
     return fanout
 
 
-def _throughput(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
+def _throughput(
+    stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs
+) -> GroupWatch:
     """Pre-fill the backlog, then drain it: the ceiling, the peers, fanout, the ceiling again.
     The ceiling brackets the others so the ratio is taken against the mean of a drain before
     and one after (the machine is shared: its load moves during a run)."""
@@ -182,7 +171,7 @@ def _throughput(stack: Stack, result: BenchResult, opts: BenchOptions, running: 
     watch = GroupWatch(stack.bootstrap, topic, asyncio.run(log_end_offsets(stack.bootstrap, topic)))
     for pipeline in ("ceiling", *opts.peers):
         result.drains[pipeline] = _drain_peer(stack, watch, pipeline)
-    running.update(_spawn_services(stack, opts.batch))
+    running.update(bench_services.spawn_services(stack, opts.batch))
     fanout = _drain_fanout(stack, watch, running, opts.profile, result)
     result.drains["fanout"] = fanout
     result.drains["ceiling-after"] = _drain_peer(stack, watch, "ceiling-after")
@@ -199,6 +188,7 @@ def _throughput(stack: Stack, result: BenchResult, opts: BenchOptions, running: 
     if (quix := result.drains.get("quix")) is not None:
         result.ratio_to_quix = round(fanout.events_per_s / quix.events_per_s, 2)
         result.cpu_ratio_to_quix = round(quix.cpu_total / fanout.cpu_total, 2)
+    return watch
 
 
 def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
@@ -224,10 +214,11 @@ def run_bench(opts: BenchOptions) -> BenchResult:
     running: Procs = {}
     try:
         migrate(stack.database_url)
-        _throughput(stack, result, opts, running)
+        watch = _throughput(stack, result, opts, running)
         _latency_run(stack, result, opts, running)
+        bench_services.drain_database_offsets(stack, watch, running, opts.batch, result)
         bench_peers.stop_all(running)
-        _truncate(stack.database_url)
+        bench_services.truncate(stack.database_url)
         result.db_ceiling_events_per_s = round(_db_ceiling(stack, opts.events, opts.batch))
         result.ratio_to_db_ceiling = round(
             result.fanout_events_per_s / result.db_ceiling_events_per_s, 2

@@ -30,8 +30,9 @@ from shared.dashboard.http import (
     nav,
     query_int,
 )
+from shared.dashboard.partition_rows import partition_rows
 from shared.readside import PartitionProgress
-from shared.reconcile import BrokerFacts, partition_rows, read_around
+from shared.reconcile import BrokerFacts, read_around
 from shared.service import Layout, ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
@@ -44,9 +45,11 @@ class Snapshot:
     progress: dict[int, PartitionProgress] | None  # None: the database could not be read
     db_error: str | None
     facts: BrokerFacts
+    stored: dict[int, int] | None = None  # the group's offsets rows (database mode)
 
 
 Read = Callable[[AsyncConnection], Awaitable[Any]]
+DbSide = tuple[dict[int, PartitionProgress], dict[int, int]]  # progress, offsets rows
 
 
 @dataclass
@@ -94,22 +97,26 @@ class ServiceDashboard:
         return await self.cache.get("snapshot", self._read_snapshot)
 
     async def _read_snapshot(self) -> Snapshot:
-        async def load() -> dict[int, PartitionProgress]:
-            async with readside.read_only(self.engine) as conn:
-                return await readside.read_progress(conn, self.name, self.settings.events_topic)
+        s = self.settings
 
-        async def read() -> tuple[dict[int, PartitionProgress] | None, str | None]:
+        async def load() -> DbSide:
+            async with readside.read_only(self.engine) as conn:
+                progress = await readside.read_progress(conn, self.name, s.events_topic)
+                stored = await readside.read_stored(conn, self.name, s.group, s.events_topic)
+                return progress, stored
+
+        async def read() -> tuple[DbSide | None, str | None]:
             try:
                 return await guarded(load), None
             except ReadFailed as exc:
                 return None, str(exc)
 
-        s = self.settings
         # Committed, then the database, then log ends: one reading never contradicts itself.
-        facts, (progress, db_error) = await read_around(
+        facts, (db, db_error) = await read_around(
             ",".join(s.bootstrap_list), s.events_topic, [s.group], read
         )
-        return Snapshot(progress, db_error, facts)
+        progress, stored = db if db is not None else (None, None)
+        return Snapshot(progress, db_error, facts, stored)
 
     async def summary(self) -> dict[str, Any]:
         snap = await self.snapshot()
@@ -120,10 +127,13 @@ class ServiceDashboard:
             counts = {
                 k: sum(getattr(r, k) for r in rows) for k in ("processed", "duplicates", "invalid")
             }
-        parts = partition_rows(facts, self.settings.group, progress, self.stats.assigned)
+        parts = partition_rows(
+            facts, self.settings.group, progress, self.stats.assigned, snap.stored
+        )
         return {
             "service": self.name,
             "group": self.settings.group,
+            "offset_store": self.settings.offset_store,
             "topic": self.settings.events_topic,
             "pid": os.getpid(),
             "ports": self.ports,
@@ -146,8 +156,15 @@ class ServiceDashboard:
 
     async def partitions(self) -> dict[str, Any]:
         snap = await self.snapshot()
-        rows = partition_rows(snap.facts, self.settings.group, snap.progress, self.stats.assigned)
-        return {"rows": rows, "broker_error": snap.facts.error, "db_error": snap.db_error}
+        rows = partition_rows(
+            snap.facts, self.settings.group, snap.progress, self.stats.assigned, snap.stored
+        )
+        return {
+            "offset_store": self.settings.offset_store,
+            "rows": rows,
+            "broker_error": snap.facts.error,
+            "db_error": snap.db_error,
+        }
 
     def throughput(self) -> dict[str, Any]:
         """Events persisted per second over the last few minutes, zeros included (a stall

@@ -99,6 +99,17 @@ class Db:
             return dict(self.all(sql))
         return dict(self.all(f"{sql} WHERE topic = %s", topic))
 
+    def stored_offsets(self, schema: str, group: str, topic: str) -> dict[int, int]:
+        """OFFSET_STORE=database: per partition, the next offset the group's row holds."""
+        return dict(
+            self.all(
+                f"SELECT partition, next_offset FROM {schema}.offsets "
+                "WHERE group_id = %s AND topic = %s",
+                group,
+                topic,
+            )
+        )
+
     def analytics_totals(self) -> Counter[str]:
         rows = self.all(
             "SELECT event_type, sum(count) FROM analytics.type_minute_counts GROUP BY 1"

@@ -13,6 +13,7 @@ async function summary() {
   const s = await Dash.getJSON("/api/summary");
   const c = s.counts || {};
   Dash.set("topic", s.topic);
+  Dash.set("offset-store", s.offset_store);
   Dash.setNum("processed", c.processed);
   Dash.setNum("duplicates", c.duplicates);
   Dash.setNum("invalid", c.invalid);
@@ -35,6 +36,7 @@ const PARTITION_COLS = [
   { key: "partition", num: true },
   { key: "owned", fmt: (v) => (v ? "yes" : "no") },
   { key: "committed", fmt: Dash.num, num: true },
+  { key: "db_offset", fmt: Dash.num, num: true },
   { key: "log_end", fmt: Dash.num, num: true },
   { key: "lag", fmt: Dash.num, cls: (v) => (v > 0 ? "num warn" : "num") },
   { key: "time_lag_s", fmt: Dash.secs, num: true },

@@ -1,0 +1,60 @@
+"""The bench's runs of fanout's own services: spawned with an offset strategy (and groups of
+their own for ``database``), and the same backlog drained again with OFFSET_STORE=database."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from infra.bench import peers as bench_peers
+from infra.bench.clock import GroupWatch, Procs, drain
+from infra.stack import Stack
+from infra.supervisor import Supervisor
+from services.registry import SERVICES
+
+if TYPE_CHECKING:
+    from infra.bench.run import BenchResult
+
+
+def truncate(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        for s in SERVICES:
+            conn.execute(f"TRUNCATE {s}.inbox, {s}.progress")
+        conn.execute(
+            "TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances, audit.events"
+        )
+
+
+def spawn_services(stack: Stack, batch: int, offset_store: str = "kafka") -> Procs:
+    """The three services; with ``offset_store="database"`` in groups of their own
+    (``<service>-database``), so the same backlog is drained again from its start."""
+    running: Procs = {}
+    sup = Supervisor(stack)
+    for spec in sup.specs():
+        if spec.name in SERVICES:
+            spec.env["BATCH_MAX"] = str(batch)
+            spec.env["OFFSET_STORE"] = offset_store
+            if offset_store == "database":
+                spec.env["CONSUMER_GROUP"] = f"{spec.name}-database"
+            running[spec.name] = sup.spawn(spec)
+    return running
+
+
+def drain_database_offsets(
+    stack: Stack, watch: GroupWatch, running: Procs, batch: int, result: BenchResult
+) -> None:
+    """The same backlog, the same services with OFFSET_STORE=database (fresh groups, the
+    database emptied: its inbox would absorb it all), after the latency run (which needs the
+    default services running, caught up)."""
+    bench_peers.stop_all(running)
+    truncate(stack.database_url)
+    procs = spawn_services(stack, batch, "database")
+    try:
+        db = drain(stack, watch, "fanout-db", procs, [f"{s}-database" for s in SERVICES])
+    finally:
+        bench_peers.stop_all(procs)
+    result.drains["fanout-db"] = db
+    kafka = result.drains["fanout"]
+    result.ratio_database_offsets = round(db.events_per_s / kafka.events_per_s, 2)
+    result.cpu_ratio_database_offsets = round(kafka.cpu_total / db.cpu_total, 2)
