@@ -218,3 +218,27 @@ def test_poison_and_redrive_without_a_supervisor(
     assert run.checks()["billing ledger entries of the poison after the redrive"] == (1, 1)
     assert run.checks()["audit applied the poison"] == (1, 1)
     assert db.dead_reasons("billing") == {"handler_error": 1}
+
+
+def test_replay_and_pace_with_offsets_in_the_database(
+    stack: Stack, clean_db: Db, tmp_path: Path
+) -> None:
+    """OFFSET_STORE=database: replay moves the group's database offsets too (else the row, the
+    authoritative offset, would keep billing where it was), and the pause switch leaves the
+    partitions database mode pauses to themselves."""
+    db, bootstrap = clean_db, stack.bootstrap
+    topic = new_topic(bootstrap, "scn-dbmode", PARTITIONS)
+    publish_events(bootstrap, topic, 1_000, seed=68)
+    names = ("billing", "audit")
+    with supervised(stack, topic, names, tmp_path, OFFSET_STORE="database") as sup:
+        for name, r in sup.running.items():
+            wait_reconciled(db, bootstrap, topic, name, r.spec.env["CONSUMER_GROUP"], 1_000)
+        replay = run_scenario("replay", tmp_path, DATABASE_URL=stack.database_url)
+        assert replay.code == 0, replay.lines
+        pace = run_scenario("each-at-its-own-pace", tmp_path)
+        assert pace.code == 0, pace.lines
+    assert replay.checks()["duplicates absorbed by the replay"] == (1_000, 1_000)
+    assert pace.checks()["audit lag growth while held"] == (200, 200)
+    assert pace.checks()["billing lag once caught up, audit held"] == (0, 0)
+    assert db.progress_sums("billing") == counters(1_200, duplicates=1_000)
+    assert db.progress_sums("audit") == counters(1_200)
