@@ -224,8 +224,8 @@ def test_replay_and_pace_with_offsets_in_the_database(
     stack: Stack, clean_db: Db, tmp_path: Path
 ) -> None:
     """OFFSET_STORE=database: replay moves the group's database offsets too (else the row, the
-    authoritative offset, would keep billing where it was), and the pause switch leaves the
-    partitions database mode pauses to themselves."""
+    authoritative offset, would keep billing where it was), the pause switch leaves the
+    partitions database mode pauses to themselves, and a crash leaves no window."""
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "scn-dbmode", PARTITIONS)
     publish_events(bootstrap, topic, 1_000, seed=68)
@@ -237,8 +237,11 @@ def test_replay_and_pace_with_offsets_in_the_database(
         assert replay.code == 0, replay.lines
         pace = run_scenario("each-at-its-own-pace", tmp_path)
         assert pace.code == 0, pace.lines
+        crash = run_scenario("crash-in-the-window", tmp_path)  # the row commits with the batch
+        assert crash.code == 0, crash.lines
     assert replay.checks()["duplicates absorbed by the replay"] == (1_000, 1_000)
     assert pace.checks()["audit lag growth while held"] == (200, 200)
     assert pace.checks()["billing lag once caught up, audit held"] == (0, 0)
-    assert db.progress_sums("billing") == counters(1_200, duplicates=1_000)
-    assert db.progress_sums("audit") == counters(1_200)
+    assert crash.checks()["duplicates absorbed after the restart"] == (0, 0)  # no window
+    assert db.progress_sums("billing") == counters(1_400, duplicates=1_000)
+    assert db.progress_sums("audit") == counters(1_400)
