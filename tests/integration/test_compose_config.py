@@ -40,11 +40,16 @@ def test_every_service_is_defined(services: dict[str, Any]) -> None:
     assert sorted(services) == sorted(["kafka", "postgres", *PYTHON_SERVICES])
 
 
+# (interval, retries): how long compose waits before it calls a service unhealthy — the broker
+# 100 s (a cold KRaft format and start), PostgreSQL 60 s, each web process 60 s.
+HEALTH = {"kafka": ("5s", 20), "postgres": ("2s", 30), **dict.fromkeys(LONG_RUNNING, ("5s", 12))}
+
+
 def test_infra_and_long_running_services_have_healthchecks(services: dict[str, Any]) -> None:
     for name in ["kafka", "postgres", *LONG_RUNNING]:
         check = services[name].get("healthcheck", {})
         assert check.get("test", [None])[0] == "CMD-SHELL", name
-        assert check["retries"] > 0 and check["interval"], name
+        assert (check["interval"], check["retries"]) == HEALTH[name], name
 
 
 def test_start_order_is_expressed_with_conditions(services: dict[str, Any]) -> None:
