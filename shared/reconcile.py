@@ -27,6 +27,7 @@ from shared.readside import ServiceState
 
 BROKER_TIMEOUT_S = 5.0
 T = TypeVar("T")
+RETRY_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -69,19 +70,30 @@ async def read_around(
     committed: dict[str, dict[int, int]] = {}
     error = None
     try:
-        async with asyncio.timeout(within):
-            committed = await _committed(bootstrap, topic, names)
+        committed = await _retrying(lambda: _committed(bootstrap, topic, names), within)
     except (KafkaError, BrokerError, OSError, TimeoutError) as exc:
         error = _why(exc)
     db = await read_db()
     log_end: dict[int, int] = {}
     if error is None:
         try:
-            async with asyncio.timeout(within):
-                log_end = await _log_ends(bootstrap, topic)
+            log_end = await _retrying(lambda: _log_ends(bootstrap, topic), within)
         except (KafkaError, BrokerError, OSError, TimeoutError) as exc:
             error = _why(exc)
     return BrokerFacts(topic, log_end, committed, error), db
+
+
+async def _retrying(read: Callable[[], Awaitable[T]], within: float) -> T:
+    """``read()``, again while the broker answers with a retriable error (a group coordinator
+    still loading on a fresh broker), until ``within`` seconds have passed."""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                return await read()
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False):
+                    raise
+                await asyncio.sleep(RETRY_S)  # the coordinator is being elected or loaded
 
 
 def _why(exc: BaseException) -> str:
