@@ -60,6 +60,7 @@ from shared.stats import AssignmentListener, ServiceStats
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 86
+COMMIT_RETRY_S, COMMIT_RETRY_MAX_S = 0.2, 5.0
 # Something in one event's data breaks a write or the handler: that event is poison.
 POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
 
@@ -269,6 +270,21 @@ class BatchConsumer(Service):
     async def commit_offsets(
         self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
     ) -> None:
+        """Step 7. The batch is in the database already: a commit the broker cannot take now
+        (it restarts, its coordinator moves) is tried again, not the batch — re-reading it would
+        absorb it once more per attempt."""
+        delay = COMMIT_RETRY_S
+        while True:
+            try:
+                return await self._commit(kafka, offsets)
+            except KafkaError as exc:
+                if not getattr(exc, "retriable", False) or self._stopping:
+                    raise
+                log.warning("offset commit not taken (%r); trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)  # backoff while the broker comes back
+                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+
+    async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         owned = kafka.assignment()
         mine = {tp: off for tp, off in offsets.items() if tp in owned}
         try:
