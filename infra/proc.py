@@ -9,6 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# Re-exported: one definition of "is this PID alive", the kit's.
+from shared.supervision import pid_alive as pid_alive
+
 
 def spawn(
     argv: Sequence[str],
@@ -56,16 +59,6 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait(10)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def tail(path: Path, lines: int = 40) -> str:

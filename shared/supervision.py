@@ -13,7 +13,8 @@ from typing import Any
 SHOWN = ("state", "restarts", "last_exit", "last_error", "retry_at", "last_down_s")
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is ``pid`` a live process (one we may not signal counts as live)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -32,7 +33,7 @@ def supervision(path: str | None) -> dict[str, Any] | None:
         status = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(int(status.get("pid", 0)) or -1) or "infra" not in status:
+    if not pid_alive(int(status.get("pid", 0)) or -1) or "infra" not in status:
         return None
     out: dict[str, Any] = {"infra": {}, "services": {}}
     for part in ("infra", "services"):
