@@ -8,9 +8,10 @@ process is restarted with backoff on the same data (infra/restarts.py); every re
 logged and counted in the status file (``./fanout status``, the overview). A scenario may
 ask, beside the status file, that a service not be restarted for now (``held/<name>``: it stops
 a service to reset its group's offsets, which the broker allows only while the group has no
-member) or that further instances of it run in its group (``scale/<name>``,
-infra/instances.py). SIGINT/SIGTERM stops services first, then the broker, then the database,
-so nothing is left behind.
+member), that further instances of it run in its group (``scale/<name>``) or that its next
+start use the other offset strategy (``store/<name>``; both infra/instances.py).
+SIGINT/SIGTERM stops services first, then the broker, then the database, so nothing is left
+behind.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class Supervisor:
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         # compose's secret files do not exist here: the URLs carry every password, and a URL
         # without one (an external database that trusts us) means none, not "read the file".
+        spec = instances.with_store(self.pidfile.parent, spec)
         given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
         env = {**self.stack.env(), **given}
         return proc.spawn(spec.argv, self.stack.home / "logs" / f"{spec.name}.log", env=env)
@@ -168,7 +170,8 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
         write_atomically(self.pidfile, json.dumps({"pid": os.getpid(), "starting": True}))
-        for requests in ("held", "scale"):  # a scenario killed mid-run left them: start afresh
+        # A scenario killed mid-run left its requests: start afresh.
+        for requests in ("held", "scale", "store"):
             shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
         try:
             self.stack.start_infra()
