@@ -20,8 +20,8 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from infra.cli.options import BootstrapOption, default_bootstrap
+from infra.local.stack import Stack
 from infra.settings import StackSettings
-from infra.stack import Stack
 from services.registry import SERVICES
 from shared import readside
 from shared import reconcile as recon

@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.compose import LOCAL_ROLE_PASSWORDS
-from infra.instances import scale_path, store_path
+from infra.compose.spec import LOCAL_ROLE_PASSWORDS
+from infra.local.instances import scale_path, store_path
+from infra.local.proc import pid_alive
+from infra.local.supervisor import held_path, read_status
 from infra.paths import state_root
+from infra.polling import async_wait_for
 from infra.postgres.server import PostgresServer
-from infra.proc import pid_alive
 from infra.scenarios.engine import CannotRun
 from infra.settings import ScenarioSettings
-from infra.supervisor import held_path, read_status
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
 from shared.events import Event
 from shared.local_only import action_request, crash_request
-from shared.polling import async_wait_for
 from shared.schema import READER_ROLE
 
 POLL_S = 0.2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from contextlib import ExitStack
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import HANDLER_TABLE, SERVICES
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import HANDLER_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, stable_committed

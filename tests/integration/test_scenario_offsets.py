@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.db import Db, counters
 from tests.support.kafka import PARTITIONS, committed, ends, new_topic
 from tests.support.processes import FAST

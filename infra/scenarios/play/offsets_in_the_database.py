@@ -4,10 +4,10 @@ for the scenario with OFFSET_STORE=database) commits them inside it."""
 
 from __future__ import annotations
 
+from infra.polling import DeadlineExceeded, async_wait_for
 from infra.scenarios.engine import Check, Measured, Say, Scenario, Verdict
 from infra.scenarios.measure import gaps_check, ranges_text, readings, wait_committed, window_of
 from infra.scenarios.platform import Platform
-from shared.polling import DeadlineExceeded, async_wait_for
 from shared.reconcile import ServiceRecon, broker_facts
 
 KAFKA_SIDE, DATABASE_SIDE = "analytics", "billing"

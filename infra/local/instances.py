@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from infra.compose import ServiceSpec
+from infra.compose.spec import ServiceSpec
 
 
 class HasInstance(Protocol):

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra import proc
+from infra.local import proc
+from infra.local.system import ensure_command
 from infra.paths import ROOT, cache_dir
-from infra.system import ensure_command
-from shared.polling import GiveUp, wait_for
+from infra.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
