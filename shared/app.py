@@ -16,9 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared import dashboard
 from shared.consumer import BatchConsumer
+from shared.dashboard.layout import Layout
+from shared.dashboard.panel import Panel
 from shared.db import async_engine
 from shared.local_only import refusal
-from shared.service import Layout, ServiceDefinition
+from shared.service import ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
 from shared.supervision import infra_states
@@ -58,7 +60,7 @@ def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faus
 
 
 def create_service_app(
-    definition: ServiceDefinition, settings: ServiceSettings, layout: Layout
+    definition: ServiceDefinition, panel: Panel, settings: ServiceSettings, layout: Layout
 ) -> faust.App:
     app = faust_app(settings.service_name, settings)
     stats = ServiceStats(settings.service_name)
@@ -66,7 +68,7 @@ def create_service_app(
     consumer = BatchConsumer(settings, definition, engine, stats)
     app.service(consumer)
     register_operations(app, settings, stats, consumer)
-    dashboard.register_service(app, settings, stats, consumer, engine, definition, layout)
+    dashboard.register_service(app, settings, stats, engine, definition, panel, layout)
     return app
 
 
@@ -148,7 +150,7 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 50, 1000)
 
 
-def run_service(definition: ServiceDefinition, layout: Layout) -> None:
+def run_service(definition: ServiceDefinition, panel: Panel, layout: Layout) -> None:
     # From the environment, at start-up; the name is the definition's, never a variable's.
     settings = ServiceSettings(service_name=definition.name)  # type: ignore[call-arg]
-    run(create_service_app(definition, settings, layout))
+    run(create_service_app(definition, panel, settings, layout))

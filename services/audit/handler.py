@@ -29,7 +29,7 @@ COUNT_REDELIVERY = (
 
 
 async def handle(
-    conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
+    conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
     if new:
         rows = (
@@ -38,10 +38,10 @@ async def handle(
         )
         await INSERT.execute(conn, rows)
     deliveries = [(d.event.event_id, d.topic, d.partition, d.offset, True) for d in new]
-    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in duplicates]
+    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in absorbed]
     await RECORD_DELIVERIES.execute(conn, deliveries)
     # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
-    repeats = Counter(d.event.event_id for d in duplicates)
+    repeats = Counter(d.event.event_id for d in absorbed)
     if repeats:
         ids = sorted(repeats)
         await conn.execute(COUNT_REDELIVERY, arrays(id=ids, n=(repeats[i] for i in ids)))

@@ -37,9 +37,9 @@ def entry_amount(event: Event) -> Decimal:
 
 
 async def handle(
-    conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
+    conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
-    del duplicates  # a redelivered purchase must not be charged twice
+    del absorbed  # a redelivered purchase must not be charged twice
     billable = [d.event for d in new if d.event.event_type in PRICES]
     if not billable:
         return
