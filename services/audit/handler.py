@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.audit.tables import deliveries, events
-from shared.bulk import arrays, unnest
+from shared.bulk import DirectCopy, arrays, unnest
 from shared.events import Delivery
-from shared.staging import DirectCopy
 
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
 # Straight in: the inbox has already told new events from seen ones. Deliveries keep the
