@@ -88,7 +88,7 @@ def register_operations(
             "batches": stats.batches,
             "assigned": sorted(stats.assigned),
             "positioned": sorted(stats.positioned),
-            "paused": consumer.fetching_paused,
+            "paused": consumer.pause.applied,
             # Under `./fanout up`: its broker's and database's state ("up", "down" …).
             "infra": infra_states(settings.supervisor_status),
         }
@@ -129,8 +129,8 @@ def register_pause_switch(
         async def post(self, request: faust.web.Request) -> faust.web.Response:
             refused = refusal(request.headers, action)
             if refused:
-                return self.json({"paused": consumer.pause_requested, "error": refused}, status=403)
-            consumer.pause_requested = paused
+                return self.json({"paused": consumer.pause.requested, "error": refused}, status=403)
+            consumer.pause.requested = paused
             return self.json({"paused": paused})
 
 

@@ -50,7 +50,7 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
             assert [xact_status(db, x) for x in stuck[name]] == ["aborted"] * len(stuck[name])
             assert db.inbox_count(name) == 3_000
             assert db.progress_sums(name)["processed"] == 3_000
-            # The batch before it had finished all four steps: nothing is redelivered.
+            # The batch before it had finished all seven steps: nothing is redelivered.
             assert windows[name].size == 0
         print({n: f"killed mid-transaction {x}" for n, x in stuck.items()})
         for p in procs.values():

@@ -1,4 +1,4 @@
-"""SIGTERM is a clean stop: the batch in flight finishes all four steps, the committed offsets
+"""SIGTERM is a clean stop: the batch in flight finishes all seven steps, the committed offsets
 equal what was persisted, and a restart redelivers nothing."""
 
 from __future__ import annotations
