@@ -85,12 +85,18 @@ def test_the_patches_are_fragments_of_the_workloads() -> None:
     assert len(errors_of(patches)) == 4  # a Deployment needs its selector: not a whole one
 
 
+def _parent(doc: Doc, path: str) -> tuple[Any, str]:
+    """The node holding the last step of a dotted path (digits index lists), and that step."""
+    *parents, last = path.split(".")
+    node: Any = doc
+    for p in parents:
+        node = node[int(p)] if p.isdigit() else node[p]
+    return node, last
+
+
 def _set(path: str, value: Any) -> Callable[[Doc], None]:
     def change(doc: Doc) -> None:
-        *parents, last = path.split(".")
-        node: Any = doc
-        for p in parents:
-            node = node[int(p)] if p.isdigit() else node[p]
+        node, last = _parent(doc, path)
         node[last] = value
 
     return change
@@ -98,10 +104,7 @@ def _set(path: str, value: Any) -> Callable[[Doc], None]:
 
 def _drop(path: str) -> Callable[[Doc], None]:
     def change(doc: Doc) -> None:
-        *parents, last = path.split(".")
-        node: Any = doc
-        for p in parents:
-            node = node[int(p)] if p.isdigit() else node[p]
+        node, last = _parent(doc, path)
         del node[last]
 
     return change

@@ -41,14 +41,17 @@ ONLY_IN_COMPOSE = {
 # Variables only the cluster sets: the dashboards answer their Service's names (compose
 # reaches them as localhost through published ports).
 ONLY_IN_K8S = {p.name: {"WEB_ALLOWED_HOSTS"} for p in LAYOUT.processes}
-# The Kafka credentials (kafka-credentials.yaml, the one place) are ahead of compose.yml until
-# issue 18's SASL lands there: then rename them to compose's names and empty this set.
-PENDING_KAFKA_CREDENTIALS = {
+# The Kafka credentials' variables: kafka-credentials.yaml (the one place) sets these in every
+# workload, and nothing else does. They are ahead of compose.yml until issue 18's SASL lands
+# there: then rename them (here and in that file) to compose's names and empty PENDING.
+KAFKA_CREDENTIALS = {
     "KAFKA_SECURITY_PROTOCOL",
     "KAFKA_SASL_MECHANISM",
     "KAFKA_SASL_USERNAME",
     "KAFKA_SASL_PASSWORD_FILE",
 }
+PENDING_KAFKA_CREDENTIALS = KAFKA_CREDENTIALS  # not in compose.yml yet
+KAFKA_SECRET_DIR = "/run/secrets/fanout/kafka"  # where that file mounts each principal's Secret
 # Values that are the cluster's own; every other value is compose.yml's default.
 VALUES_OF_THE_CLUSTER = {
     "KAFKA_BOOTSTRAP_SERVERS",  # the Strimzi bootstrap Service
@@ -56,7 +59,7 @@ VALUES_OF_THE_CLUSTER = {
     "READER_DATABASE_URL",
     "FANOUT_REPLICATION",  # three brokers: 3 (compose's one broker: 1)
     "WEB_ALLOWED_HOSTS",
-    *PENDING_KAFKA_CREDENTIALS,
+    *KAFKA_CREDENTIALS,
 }
 PRINCIPALS = {"init": "operator", **{p.name: p.name for p in LAYOUT.processes}}
 
@@ -139,7 +142,7 @@ def test_the_same_secret_files() -> None:
     for name, svc in compose_processes().items():
         workload = workloads()[name]
         compose = {v.split(":")[1] for v in svc.get("volumes", [])}
-        assert mount_paths(workload) == compose | {"/run/secrets/fanout/kafka"}, name
+        assert mount_paths(workload) == compose | {KAFKA_SECRET_DIR}, name
         for e in container(workload)["env"]:
             if e["name"].endswith("_FILE"):
                 assert any(e["value"].startswith(f"{m}/") for m in mount_paths(workload)), e
@@ -148,12 +151,12 @@ def test_the_same_secret_files() -> None:
 def test_kafka_credentials_live_in_one_place() -> None:
     """Only kafka-credentials.yaml names them; each process is its own principal."""
     base = "".join(p.read_text() for p in K8S.glob("*.yaml") if p.name != "kafka-credentials.yaml")
-    assert not any(var in base for var in PENDING_KAFKA_CREDENTIALS)
+    assert not any(var in base for var in KAFKA_CREDENTIALS)
     users = of_kind("KafkaUser")
     for name, workload in workloads().items():
-        assert patched_env_names(name) == PENDING_KAFKA_CREDENTIALS, name
-        env = {e["name"]: e["value"] for e in container(workload)["env"]}
-        assert env["KAFKA_SASL_USERNAME"] == PRINCIPALS[name], name
+        assert patched_env_names(name) == KAFKA_CREDENTIALS, name
+        env = {e["name"]: e.get("value") for e in container(workload)["env"]}
+        assert PRINCIPALS[name] in {env[v] for v in KAFKA_CREDENTIALS}, name  # its username
         secret = {v["name"]: v for v in workload["spec"]["template"]["spec"]["volumes"]}
         assert secret["secret-kafka"]["secret"]["secretName"] == PRINCIPALS[name] in users
 
