@@ -3,6 +3,8 @@
 deploy/k8s/schemas/ (see its README for their sources and versions).
 
 Both are strict, as an API server with strict field validation is: an unknown field fails.
+The CRDs' CEL rules (``x-kubernetes-validations``) are evaluated too, with ``cel-python``;
+transition rules (those that read ``oldSelf``) need a previous object and are left out.
 ``python -m tests.support.k8s_schemas CRD.yaml...`` rewrites the vendored files from the
 operators' own CRD files (descriptions dropped: they are most of the bytes).
 """
@@ -16,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import celpy
 import jsonschema
 import kubernetes_validate
 import yaml
@@ -91,9 +94,43 @@ def _k8s_registry() -> Registry:
 
 @cache
 def _crd_validator(path: Path) -> jsonschema.Draft202012Validator:
-    schema = strict(json.loads(path.read_text()))
+    schema = strict(_crd_schema(path))
     schema["properties"]["metadata"] = {"$ref": OBJECT_META}  # CRDs say only "object"
     return jsonschema.Draft202012Validator(schema, registry=_k8s_registry())
+
+
+@cache
+def _cel_program(rule: str) -> celpy.Runner:
+    env = celpy.Environment()
+    return env.program(env.compile(rule))
+
+
+def cel_failures(schema: Schema, value: Any, at: str = "") -> Iterator[str]:
+    """The CEL rules ``value`` breaks, at every depth of ``schema``."""
+    for rule in schema.get("x-kubernetes-validations", []):
+        if "oldSelf" in rule["rule"]:
+            continue
+        try:
+            result = _cel_program(rule["rule"]).evaluate({"self": celpy.json_to_cel(value)})
+        except celpy.CELEvalError:  # e.g. a field it reads is missing: refused there too
+            result = None
+        if not (isinstance(result, celpy.celtypes.BoolType) and result):
+            yield f"{rule.get('message') or rule['rule']} (at {at or 'top'})"
+    if isinstance(value, dict):
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = schema.get("properties", {}).get(key, extra)
+            if isinstance(sub, dict):
+                yield from cel_failures(sub, item, f"{at}/{key}".lstrip("/"))
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            yield from cel_failures(schema["items"], item, f"{at}/{i}".lstrip("/"))
+
+
+@cache
+def _crd_schema(path: Path) -> Schema:
+    schema: Schema = json.loads(path.read_text())
+    return schema
 
 
 def validate(doc: dict[str, Any]) -> None:
@@ -103,6 +140,8 @@ def validate(doc: dict[str, Any]) -> None:
     try:
         if path.is_file():
             _crd_validator(path).validate(doc)
+            for failure in cel_failures(_crd_schema(path), doc):
+                raise Invalid(f"{where}: {failure}")
         else:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     except jsonschema.ValidationError as exc:

@@ -1,6 +1,6 @@
 """deploy/k8s/ validated offline: built-in kinds against Kubernetes' JSON schemas, the
-operators' resources against their CRD schemas (deploy/k8s/schemas/), strictly — and a broken
-document of each kind is refused, so the validation can fail."""
+operators' resources against their CRD schemas (deploy/k8s/schemas/) and CEL rules, strictly —
+and a broken document of each kind is refused, so the validation can fail."""
 
 from __future__ import annotations
 
@@ -142,6 +142,25 @@ BROKEN = [
         "'key' is a required property",
     ),
     (("KafkaTopic", "multi-app-events"), _set("kind", "KafkaTopc"), "Couldn't find schema"),
+    # The CRDs' CEL rules (x-kubernetes-validations).
+    (
+        ("ScaledObject", "billing"),
+        _set("spec.minReplicaCount", 7),
+        "minReplicaCount must be less than or equal to maxReplicaCount (at spec)",
+    ),
+    (
+        ("KafkaUser", "billing"),
+        _set("spec.authentication.validityDays", 30),
+        "can be configured only with 'type: tls' (at spec/authentication)",
+    ),
+    (
+        ("Cluster", "fanout-pg"),
+        _set(
+            "spec.imageCatalogRef",
+            {"apiGroup": "postgresql.cnpg.io", "kind": "ImageCatalog", "name": "pg", "major": 15},
+        ),
+        "imageName and imageCatalogRef are mutually exclusive",
+    ),
 ]
 
 
