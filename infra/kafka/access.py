@@ -41,7 +41,8 @@ def ensure_users(bootstrap: str, passwords: dict[str, str]) -> None:
     no-op for its clients; a new one replaces the old)."""
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
     upserts = [UserScramCredentialUpsertion(u, info, p.encode()) for u, p in passwords.items()]
-    futures = admin(bootstrap).alter_user_scram_credentials(upserts)  # type: ignore[arg-type]
+    client = admin(bootstrap)  # held: a collected client cancels its requests
+    futures = client.alter_user_scram_credentials(upserts)  # type: ignore[arg-type]
     for future in futures.values():
         future.result(timeout=TIMEOUT_S)
 
@@ -61,7 +62,8 @@ def binding(grant: Grant) -> AclBinding:
 def ensure_acls(bootstrap: str, grants: Iterable[Grant]) -> None:
     """Create the ACLs (creating one that exists is a no-op)."""
     bindings = [binding(g) for g in dict.fromkeys(grants)]
-    futures = admin(bootstrap).create_acls(bindings)
+    client = admin(bootstrap)
+    futures = client.create_acls(bindings)
     for future in futures.values():
         future.result(timeout=TIMEOUT_S)
 
