@@ -112,10 +112,21 @@ class SecretsSettings(BaseSettings):
     billing_db_password: str = ""
     audit_db_password: str = ""
     reader_db_password: str = ""
+    controller_kafka_password: str = ""
+    broker_kafka_password: str = ""
+    operator_kafka_password: str = ""
+    publisher_kafka_password: str = ""
+    analytics_kafka_password: str = ""
+    billing_kafka_password: str = ""
+    audit_kafka_password: str = ""
+    learner_kafka_password: str = ""
+    # Where the learner's client configurations point (the host's side of the broker).
+    kafka_published_port: int = 9092
 
     def given(self) -> dict[str, str]:
         """Every password variable (upper case, as compose.yml spells it) with its value."""
-        return {name.upper(): str(value) for name, value in self.model_dump().items()}
+        values = self.model_dump(exclude={"kafka_published_port"})
+        return {name.upper(): str(value) for name, value in values.items()}
 
 
 class ScenarioSettings(StackSettings):

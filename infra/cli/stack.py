@@ -16,6 +16,8 @@ from rich.table import Table
 from infra import cleanup
 from infra.compose import COMPOSE
 from infra.compose_v1 import docker_compose_config
+from infra.kafka.credentials import mask
+from infra.kafka.principals import LEARNER
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
 from infra.stack import Stack, redacted
@@ -47,7 +49,13 @@ def _print_where(sup: Supervisor) -> None:
     table.add_column("where")
     if overview:
         table.add_row("overview", overview)
-    table.add_row("Kafka (KRaft)", sup.stack.bootstrap)
+    table.add_row("Kafka (KRaft)", f"{sup.stack.bootstrap} (SASL/SCRAM-SHA-512, ACLs)")
+    store = sup.stack.credentials
+    table.add_row(  # never the password in full (README: security)
+        "your own Kafka client",
+        f"user {LEARNER}, password {mask(store.password(LEARNER))}: "
+        f"{store.path(LEARNER)}, client configs beside it",
+    )
     table.add_row("PostgreSQL", redacted(sup.stack.database_url))
     s = sup.stack.settings
     table.add_row("topic", f"{s.topic} ({s.partitions} partitions, rf {s.replication})")
