@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 from infra.cli import bench, control, dlq, groups, publish, reconcile, scenario, stack, topics
-from infra.kafka.credentials import CredentialStore
-from infra.kafka.principals import OPERATOR
+from infra.kafka.credentials import sign_in_operator
 from infra.paths import state_root
-from shared.kafka_auth import identity, sign_in
+from shared.kafka_auth import identity
 
 app = typer.Typer(
     help="fanout: one publisher, one Kafka topic, three idempotent services on PostgreSQL.",
@@ -23,11 +25,10 @@ for module in (stack, control, topics, groups, reconcile, dlq, publish, scenario
 @app.callback()
 def _operator() -> None:
     """The CLI is the broker's operator: the environment's principal (KAFKA_USERNAME, ...)
-    when set, else `./fanout up`'s operator (its password file under .state/up)."""
+    when set, else the operator of the stack this process belongs to (FANOUT_STACK_HOME: a
+    test's CLI run), else `./fanout up`'s (its password file under .state/up)."""
     if identity() is None:
-        store = CredentialStore(state_root() / "up" / "kafka" / "credentials")
-        if store.path(OPERATOR).is_file():
-            sign_in(store.auth(OPERATOR))
+        sign_in_operator(Path(os.environ.get("FANOUT_STACK_HOME") or state_root() / "up"))
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 from infra.kafka import principals
-from shared.kafka_auth import KafkaAuth
+from shared.kafka_auth import KafkaAuth, sign_in
 
 
 def write_private(path: Path, text: str) -> None:
@@ -63,6 +63,19 @@ class CredentialStore:
             write_private(self.folder / name, text)
             written.append(self.folder / name)
         return written
+
+
+def sign_in_operator(stack_home: Path) -> bool:
+    """Sign this process in as the operator of the local stack in ``stack_home`` (a folder
+    of .state), when its password is there and readable; True if signed in."""
+    store = CredentialStore(stack_home / "kafka" / "credentials")
+    try:
+        if not store.path(principals.OPERATOR).is_file():
+            return False
+        sign_in(store.auth(principals.OPERATOR))
+    except OSError:
+        return False
+    return True
 
 
 def snippets(auth: KafkaAuth, bootstrap: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from infra.compose import LOCAL_ROLE_PASSWORDS
 from infra.instances import scale_path
+from infra.kafka.credentials import sign_in_operator
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.proc import pid_alive
@@ -195,6 +196,10 @@ def locate(settings: ScenarioSettings) -> Platform:
             {n: ServiceAt(n, settings.consumer_groups.get(n, n)) for n in SERVICES},
             admin_url=settings.database_url,
         )
+    # A scenario is the operator's (it resets groups, crashes services): on the local stack it
+    # signs in as that stack's operator, like its admin URL below; under compose it keeps the
+    # publisher's principal, and a scenario needing more is refused by the broker.
+    sign_in_operator(home)
     found = {n: s for n, s in status.get("services", {}).items() if n in SERVICES}
     services = {
         n: ServiceAt(n, s.get("group", n), s.get("port"), s.get("pid")) for n, s in found.items()
