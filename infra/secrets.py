@@ -108,12 +108,11 @@ def service_uid() -> int | None:
 
 def main(argv: list[str]) -> None:
     folder = Path(argv[1] if len(argv) > 1 else "/run/secrets/fanout")
-    settings = SecretsSettings()
-    sources = store_secrets(folder, settings.given(), service_uid())
+    sources = store_secrets(folder, SecretsSettings().given(), service_uid())
     for name, source in sources.items():
         print(f"secrets: {name} {source}", flush=True)  # never the value
-    if (folder / f"kafka-{principals.LEARNER}").is_dir():
-        store_learner_snippets(folder, f"localhost:{settings.kafka_published_port}", service_uid())
+    learner_bootstrap = argv[2] if len(argv) > 2 else "localhost:9092"
+    store_learner_snippets(folder, learner_bootstrap, service_uid())
 
 
 def write_dotenv() -> bool:

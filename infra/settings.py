@@ -120,13 +120,10 @@ class SecretsSettings(BaseSettings):
     billing_kafka_password: str = ""
     audit_kafka_password: str = ""
     learner_kafka_password: str = ""
-    # Where the learner's client configurations point (the host's side of the broker).
-    kafka_published_port: int = 9092
 
     def given(self) -> dict[str, str]:
         """Every password variable (upper case, as compose.yml spells it) with its value."""
-        values = self.model_dump(exclude={"kafka_published_port"})
-        return {name.upper(): str(value) for name, value in values.items()}
+        return {name.upper(): str(value) for name, value in self.model_dump().items()}
 
 
 class ScenarioSettings(StackSettings):
