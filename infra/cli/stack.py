@@ -46,7 +46,7 @@ def _print_where(sup: Supervisor) -> None:
         )
     table = Table(title="fanout is up (Ctrl-C stops everything)")
     table.add_column("what")
-    table.add_column("where")
+    table.add_column("where", overflow="fold")  # a path is shown whole, folded
     if overview:
         table.add_row("overview", overview)
     table.add_row("Kafka (KRaft)", f"{sup.stack.bootstrap} (SASL/SCRAM-SHA-512, ACLs)")
