@@ -58,6 +58,15 @@ class Stack:
         """The broker's passwords of this stack (README: security)."""
         return self.kafka.credentials
 
+    def operator_env(self) -> dict[str, str]:
+        """The variables that make a child process this stack's operator (the bench's peers)."""
+        auth = self.credentials.auth(principals.OPERATOR)
+        return {
+            "KAFKA_USERNAME": auth.username,
+            "KAFKA_PASSWORD": auth.password,
+            "KAFKA_SASL_MECHANISM": auth.mechanism,
+        }
+
     def kafka_variables(self) -> dict[str, str]:
         """compose.yml's ${<PRINCIPAL>_KAFKA_PASSWORD}: each process's own broker password."""
         return {kafka_password_variable(n): self.credentials.password(n) for n in principals.ALL}
