@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,9 +18,11 @@ from typing import Any
 
 from infra import cleanup, proc
 from infra.init import migrate
+from infra.kafka.credentials import sign_in_operator
 from infra.paths import ROOT, cache_dir, state_root
 from infra.settings import StackSettings, suite_settings
 from infra.stack import Stack
+from shared.kafka_auth import identity
 from shared.polling import GiveUp, wait_for
 from tests.support.processes import free_port_block
 
@@ -137,6 +140,11 @@ def start_supervised(name: str = "supervised", **env: str) -> SupervisedStack:
     subprocess.run(["rm", "-rf", str(state)], check=True)
     state.mkdir(parents=True)
     (state / "cache").symlink_to(cache_dir())
+    # The suite's broker passwords: this process (the suite's operator) and the services it
+    # starts sign in to the supervised broker as to the suite's.
+    suite_credentials = state_root() / "test" / "kafka" / "credentials"
+    if suite_credentials.is_dir():
+        shutil.copytree(suite_credentials, state / "up" / "kafka" / "credentials")
     marker = os.environ.get("FANOUT_STACK_HOME")
     stack = Stack(settings, f"{name}/up")  # sets FANOUT_STACK_HOME for children: put it back
     if marker is None:
@@ -159,6 +167,8 @@ def start_supervised(name: str = "supervised", **env: str) -> SupervisedStack:
             detail=sup.tail,
         )
         migrate(stack.database_url)
+        if identity() is None:  # no suite stack in this run: be this one's operator
+            sign_in_operator(stack.home)
     except BaseException:
         sup.stop()
         raise
