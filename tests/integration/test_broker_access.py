@@ -43,8 +43,13 @@ def auth(stack: Stack, principal: str) -> dict[str, Any]:
 
 
 async def produce(bootstrap: str, who: dict[str, Any], topic: str) -> int:
+    # Idempotent, as the publisher: Write on the topic is all InitProducerId needs.
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", request_timeout_ms=TIMEOUT_MS, **who
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=TIMEOUT_MS,
+        **who,
     )
     await producer.start()
     try:
@@ -178,8 +183,11 @@ def test_anonymous_and_wrong_password_are_refused(
     stack: Stack, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     b = stack.bootstrap
-    # No SASL handshake: the broker closes the connection before any request.
+    # No SASL handshake: the broker closes the connection before any request; so does the
+    # controller listener.
     refused(produce(b, {}, topic), KafkaConnectionError)
+    controller = f"127.0.0.1:{stack.kafka.members[0].controller_port}"
+    refused(produce(controller, {}, topic), KafkaConnectionError)
     wrong = KafkaAuth("billing", "not-the-password").aiokafka()
     with caplog.at_level(logging.ERROR, logger="aiokafka"):
         refused(produce(b, wrong, topic), KafkaConnectionError)
