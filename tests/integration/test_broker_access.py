@@ -224,3 +224,13 @@ def test_learner_with_kafka_python_produces_and_consumes(stack: Stack, topic: st
     with pytest.raises(KpGroupRefused):
         list(other)
     other.close()
+
+
+def test_the_controller_listener_takes_only_the_controller(
+    stack: Stack, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even the operator, a super user on the client listener, cannot sign in there."""
+    controller = f"127.0.0.1:{stack.kafka.members[0].controller_port}"
+    with caplog.at_level(logging.ERROR, logger="aiokafka"):
+        refused(produce(controller, auth(stack, "operator"), topic), KafkaConnectionError)
+    assert "SaslAuthenticationFailed" in caplog.text, caplog.text
