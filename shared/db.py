@@ -8,11 +8,13 @@ from typing import Any
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+
+from shared import bulk
 
 # The database is unavailable or busy: wait and try the same transaction again.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
@@ -26,7 +28,9 @@ def driver_url(url: str) -> str:
 
 def async_engine(url: str, pool_size: int = 4) -> AsyncEngine:
     # pool_pre_ping: after a database restart, stale connections are replaced, not used.
-    return create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "connect", _adapt)
+    return engine
 
 
 def while_db_unavailable(on_retry: Callable[[BaseException | None], None]) -> AsyncRetrying:
@@ -45,7 +49,23 @@ def while_db_unavailable(on_retry: Callable[[BaseException | None], None]) -> As
 
 
 def sync_engine(url: str) -> Engine:
-    return create_engine(driver_url(url), pool_pre_ping=True)
+    engine = create_engine(driver_url(url), pool_pre_ping=True)
+    event.listen(engine, "connect", _adapt)
+    return engine
+
+
+def _adapt(dbapi_connection: Any, record: object) -> None:
+    del record
+    adapt(getattr(dbapi_connection, "driver_connection", dbapi_connection))
+
+
+def adapt(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Teach a connection the kit's adapters (every engine here does it on connect) — never
+    psycopg's global map, so importing the kit changes no other code's connections."""
+    adapters = connection.adapters
+    adapters.register_loader("timestamptz", LenientTimestamptzLoader)
+    adapters.register_loader("timestamptz", LenientTimestamptzBinaryLoader)
+    bulk.register(adapters)
 
 
 class _Lenient:
@@ -66,7 +86,3 @@ class LenientTimestamptzLoader(_Lenient, TimestamptzLoader):
 
 class LenientTimestamptzBinaryLoader(_Lenient, TimestamptzBinaryLoader):
     pass
-
-
-psycopg.adapters.register_loader("timestamptz", LenientTimestamptzLoader)
-psycopg.adapters.register_loader("timestamptz", LenientTimestamptzBinaryLoader)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 
-from infra import proc
 from infra.kafka.access import admin
-from infra.stack import Stack
+from infra.local import proc
+from infra.local.stack import Stack
 
 Procs = dict[str, subprocess.Popen[bytes]]
 

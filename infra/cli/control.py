@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from infra.local.supervisor import read_status
 from infra.paths import state_root
-from infra.supervisor import read_status
 
 console = Console()
 

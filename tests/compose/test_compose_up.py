@@ -18,12 +18,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
-from infra.containers.tier import parse_time
+from infra.compose.secrets import SECRETS
+from infra.compose.tier import parse_time
 from infra.kafka.principals import LEARNER
-from infra.secrets import SECRETS
+from infra.polling import wait_for
 from services.publisher.generator import events as generate
 from shared.kafka_auth import KafkaAuth
-from shared.polling import wait_for
 from tests.compose.containers import ContainerService, restarted, snapshot, wait_all_committed
 from tests.compose.stack import INFRA, LONG_RUNNING, SERVICES, TOPIC, Tier
 from tests.support.db import Db

@@ -21,7 +21,7 @@ from aiokafka.errors import (
 )
 
 from infra.kafka.principals import LEARNER, PUBLISHER
-from infra.stack import Stack
+from infra.local.stack import Stack
 from shared.broker import topic_config
 from shared.kafka_auth import KafkaAuth
 from shared.settings import dlq_topic, redrive_topic

@@ -9,10 +9,10 @@ import subprocess
 
 from confluent_kafka import Consumer
 
-from infra.kafka.broker import LOG4J, ensure_jars, ensure_tool_jar
 from infra.kafka.principals import LEARNER
-from infra.stack import Stack
-from shared.polling import wait_for
+from infra.kafka.server import LOG4J, ensure_jars, ensure_tool_jar
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from tests.support.kafka import produce, unique
 
 VALUES = [f"learner-{i}".encode() for i in range(3)]

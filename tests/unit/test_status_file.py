@@ -6,8 +6,8 @@ import json
 import threading
 from pathlib import Path
 
-from infra.stack import redacted
-from infra.supervisor import write_atomically
+from infra.local.stack import redacted
+from infra.local.supervisor import write_atomically
 
 
 def test_readers_never_see_a_partly_written_status(tmp_path: Path) -> None:

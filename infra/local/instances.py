@@ -1,6 +1,8 @@
 """Further instances of a service in its consumer group, run by the supervisor on request:
 ``scale/<name>`` beside its status file holds how many instances of ``name`` are wanted
-(absent: one). Each further one is ``<name>-<i>`` with a dashboard port of its own."""
+(absent: one). Each further one is ``<name>-<i>`` with a dashboard port of its own.
+``store/<name>`` holds the offset strategy (``kafka`` or ``database``) its next start uses in
+place of compose.yml's ``OFFSET_STORE`` — a redeploy with the other strategy, for a scenario."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from infra.compose import ServiceSpec
+from infra.compose.spec import ServiceSpec
 
 
 class HasInstance(Protocol):
@@ -19,6 +21,22 @@ class HasInstance(Protocol):
 
 def scale_path(home: Path, name: str) -> Path:
     return home / "scale" / name
+
+
+def store_path(home: Path, name: str) -> Path:
+    return home / "store" / name
+
+
+def with_store(home: Path, spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` with the offset strategy ``store/<service>`` asks for (its further instances
+    ``<service>-<i>`` too); unchanged when none is asked."""
+    try:
+        store = store_path(home, spec.name.partition("-")[0]).read_text().strip()
+    except FileNotFoundError:
+        return spec
+    if store not in ("kafka", "database"):
+        return spec  # a stray word is no strategy: compose.yml's stays
+    return replace(spec, env={**spec.env, "OFFSET_STORE": store})
 
 
 def wanted(home: Path, name: str) -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from infra.kafka import access, principals
-from infra.kafka.broker import KafkaCluster
 from infra.kafka.credentials import CredentialStore
+from infra.kafka.server import KafkaCluster
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings

@@ -19,14 +19,14 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra import proc
 from infra.kafka import principals
 from infra.kafka.credentials import CredentialStore, write_private
 from infra.kafka.sasl import security_properties
+from infra.local import proc
+from infra.local.system import ensure_command
 from infra.paths import ROOT, cache_dir
-from infra.system import ensure_command
+from infra.polling import GiveUp, wait_for
 from shared.kafka_auth import KafkaAuth
-from shared.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
