@@ -1,8 +1,8 @@
-"""compose.yml's one-shot ``init``: the topic, explicitly, and the Alembic migrations."""
+"""compose.yml's one-shot ``init``: as the broker's operator, the SCRAM users, the topics
+(explicitly) and the ACLs; then the Alembic migrations."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -10,13 +10,16 @@ import psycopg
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from alembic import command
 from alembic.config import Config
+from confluent_kafka import KafkaException
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_fixed
 
+from infra.kafka import access, principals
 from infra.paths import ROOT
 from infra.settings import InitSettings
-from shared.broker import ensure_events_topic
 from shared.db import driver_url
+from shared.kafka_auth import sign_in
+from shared.secret_files import MissingSecret, env_secret
 
 T = TypeVar("T")
 
@@ -32,6 +35,8 @@ def _transient(exc: BaseException) -> bool:
     init once their healthchecks pass, which on a busy machine can be early)."""
     if isinstance(exc, KafkaError):
         return exc.retriable or isinstance(exc, KafkaTimeoutError)
+    if isinstance(exc, KafkaException):  # librdkafka's (the operator's admin client)
+        return bool(exc.args and getattr(exc.args[0], "retriable", lambda: False)())
     return isinstance(exc, OSError | TimeoutError | OperationalError | psycopg.OperationalError)
 
 
@@ -51,16 +56,25 @@ def patiently(step: Callable[[], T], patience_s: float) -> T:
     )(step)()
 
 
+def scram_passwords() -> dict[str, str]:
+    """Each SCRAM principal's password: ``<NAME>_KAFKA_PASSWORD``, else its ``_FILE``."""
+    found = {p: env_secret(f"{p.upper()}_KAFKA_PASSWORD", "") for p in principals.SCRAM_USERS}
+    missing = sorted(p for p, v in found.items() if not v)
+    if missing:
+        raise MissingSecret(f"no broker password for {', '.join(missing)}")
+    return found
+
+
 def run_init() -> None:
     s = InitSettings()  # type: ignore[call-arg]
+    sign_in(s.kafka_auth)  # the operator
+    passwords = scram_passwords()
     created = patiently(
-        lambda: asyncio.run(
-            ensure_events_topic(
-                s.kafka_bootstrap_servers, s.events_topic, s.partitions, s.replication
-            )
+        lambda: access.provision(
+            s.kafka_bootstrap_servers, s.events_topic, s.partitions, s.replication, passwords
         ),
         s.patience_s,
     )
-    print(f"topic {s.events_topic}: {'created' if created else 'exists'}")
+    print(f"topic {s.events_topic}: {'created' if created else 'exists'}; users and ACLs set")
     patiently(lambda: migrate(s.database_url), s.patience_s)
     print("migrations: at head")

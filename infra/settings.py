@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka_auth import KafkaAuthSettings
 from shared.secret_files import fill_url_password, with_password
 
 
@@ -80,8 +81,9 @@ class ComposeTierSettings(BaseSettings):
     web_port: int = Field(default_factory=lambda: _beside_suite(6_000, "web_port"))
 
 
-class InitSettings(BaseSettings):
-    """compose's one-shot ``init``: the topic and the migrations."""
+class InitSettings(KafkaAuthSettings):
+    """compose's one-shot ``init``: the broker's users, topics and ACLs (as the operator:
+    KAFKA_USERNAME, ...), and the migrations."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -110,6 +112,14 @@ class SecretsSettings(BaseSettings):
     billing_db_password: str = ""
     audit_db_password: str = ""
     reader_db_password: str = ""
+    controller_kafka_password: str = ""
+    broker_kafka_password: str = ""
+    operator_kafka_password: str = ""
+    publisher_kafka_password: str = ""
+    analytics_kafka_password: str = ""
+    billing_kafka_password: str = ""
+    audit_kafka_password: str = ""
+    learner_kafka_password: str = ""
 
     def given(self) -> dict[str, str]:
         """Every password variable (upper case, as compose.yml spells it) with its value."""

@@ -14,7 +14,7 @@ from faust.app.base import BootStrategy
 from faust.worker import Worker
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from shared import dashboard
+from shared import dashboard, kafka_auth
 from shared.consumer import BatchConsumer
 from shared.dashboard.layout import Layout
 from shared.dashboard.panel import Panel
@@ -36,9 +36,19 @@ class BatchApp(faust.App):
 
 
 def faust_app(name: str, settings: KafkaSettings) -> faust.App:
+    auth = settings.kafka_auth
+    kafka_auth.sign_in(auth)  # every client of this process, faust's and the kit's
+    credentials = (
+        faust.SASLCredentials(
+            username=auth.username, password=auth.password, mechanism=auth.mechanism
+        )
+        if auth
+        else None
+    )
     return BatchApp(
         name,
         broker=[f"kafka://{b}" for b in settings.bootstrap_list],
+        broker_credentials=credentials,
         web_port=settings.web_port,
         web_bind=settings.web_bind,
         web_host="127.0.0.1",

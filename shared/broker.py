@@ -11,12 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from shared import inflate
+from shared.kafka_auth import client_options
 
 REQUEST_TIMEOUT_MS = 10_000
 
@@ -31,7 +32,11 @@ def consumer(
     """Every AIOKafkaConsumer of the project: offsets move only when the caller commits, and
     only committed transactions are read (aiokafka's default would apply an aborted event)."""
     inflate.install()  # a compressed batch inflates at most so far
-    defaults = {"request_timeout_ms": REQUEST_TIMEOUT_MS, "isolation_level": "read_committed"}
+    defaults = {
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        "isolation_level": "read_committed",
+        **client_options(),  # this process's principal (shared/kafka_auth.py)
+    }
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -40,9 +45,16 @@ def consumer(
     )
 
 
+def producer(bootstrap: str | list[str], **settings: Any) -> AIOKafkaProducer:
+    """Every AIOKafkaProducer of the project, signed in as this process's principal."""
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**client_options(), **settings})
+
+
 @asynccontextmanager
 async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=REQUEST_TIMEOUT_MS, **client_options()
+    )
     await admin.start()
     try:
         yield admin

@@ -97,10 +97,8 @@ class BatchConsumer(Service):
 
     async def on_start(self) -> None:
         s = self.settings
-        # Dead letters are kept as safely as the events: same replication (and min ISR).
-        replication = await broker.replication_of(s.kafka_bootstrap_servers, s.events_topic)
-        for topic in (s.dlq_topic, s.redrive_topic):
-            await broker.ensure_events_topic(s.kafka_bootstrap_servers, topic, 1, replication)
+        # Its dead-letter and redrive topics are the operator's to create (infra/kafka/
+        # access.py): a service has no Create right on the broker.
         await self.dlq.start()
         self._kafka = broker.consumer(  # offsets move only in step 7 below
             s.bootstrap_list,

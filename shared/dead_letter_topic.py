@@ -16,6 +16,7 @@ from aiokafka.errors import (
 )
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from shared import broker
 from shared.broker import BrokerError, topic_config
 from shared.dead_letters import DeadLetter, payload_cap
 from shared.settings import ServiceSettings
@@ -55,8 +56,8 @@ class DeadLetterSender:
         max_bytes = int(limit) if limit else DEFAULT_MAX_MESSAGE_BYTES
         self.payload_cap = payload_cap(max_bytes)
         # Created here, not in __init__: aiokafka binds to the running event loop.
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap_list,
+        self.producer = broker.producer(
+            s.bootstrap_list,
             acks="all",
             enable_idempotence=True,
             max_request_size=max_bytes,  # the topic's own limit: refused here, not by the broker

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from shared.kafka_auth import KafkaAuthSettings
 from shared.secret_files import fill_url_password
 
 
@@ -23,7 +24,9 @@ def redrive_topic(events_topic: str, service: str) -> str:
     return f"{events_topic}.{service}.redrive"
 
 
-class KafkaSettings(BaseSettings):
+class KafkaSettings(KafkaAuthSettings):
+    """Where the broker is, and who this process is there (KAFKA_USERNAME, ...)."""
+
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"

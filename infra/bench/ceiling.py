@@ -23,6 +23,8 @@ import orjson
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Message
 
+from shared.kafka_auth import identity
+
 BATCH = 5000
 COLUMNS = ("event_id", "event_type", "event_time", "user_id", "amount", "partition", "kafka_offset")
 TYPES = ("uuid", "text", "timestamptz", "text", "numeric", "int4", "int8")
@@ -79,6 +81,7 @@ def run(group: str, table: str) -> None:
     consumer = Consumer(
         {
             "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            **(auth.librdkafka() if (auth := identity()) else {}),  # KAFKA_USERNAME, ...
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",

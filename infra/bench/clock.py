@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 
+from infra.kafka.access import admin
 from infra.local import proc
 from infra.local.stack import Stack
 
@@ -89,7 +89,7 @@ class GroupWatch:
     """Committed offsets and membership of consumer groups, one admin client for the run."""
 
     def __init__(self, bootstrap: str, topic: str, ends: dict[int, int]) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap})
+        self.admin = admin(bootstrap)
         self.topic = topic
         self.ends = ends
 

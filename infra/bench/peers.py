@@ -55,6 +55,7 @@ def spawn_quix(stack: Stack) -> Procs:
     for i, group in enumerate(groups("quix"), 1):
         env = {
             **stack.env(),
+            **stack.operator_env(),
             "QUIX_STATE_DIR": str(stack.home / f"quix-state-{i}"),
             "QUIX_COMMIT_INTERVAL": QUIX_COMMIT_INTERVAL_S,
         }
@@ -72,7 +73,8 @@ def spawn_ceiling(stack: Stack, pipeline: str = "ceiling") -> Procs:
         table = f"{pipeline.replace('-', '_')}_events_{i}"
         argv = [sys.executable, "-m", "infra.bench.ceiling", group, table]
         log = stack.home / "logs" / f"{pipeline}-{i}.log"
-        procs[f"{pipeline}-{i}"] = proc.spawn(argv, log, stack.env(), cwd=ROOT)
+        env = {**stack.env(), **stack.operator_env()}  # an operator's tool: bench-* groups
+        procs[f"{pipeline}-{i}"] = proc.spawn(argv, log, env, cwd=ROOT)
     return procs
 
 

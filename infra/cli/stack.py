@@ -15,6 +15,8 @@ from rich.table import Table
 
 from infra.compose.spec import COMPOSE
 from infra.compose.v1 import docker_compose_config
+from infra.kafka.credentials import mask
+from infra.kafka.principals import LEARNER
 from infra.local import cleanup
 from infra.local.stack import Stack, redacted
 from infra.local.supervisor import Supervisor, read_status
@@ -44,10 +46,16 @@ def _print_where(sup: Supervisor) -> None:
         )
     table = Table(title="fanout is up (Ctrl-C stops everything)")
     table.add_column("what")
-    table.add_column("where")
+    table.add_column("where", overflow="fold")  # a path is shown whole, folded
     if overview:
         table.add_row("overview", overview)
-    table.add_row("Kafka (KRaft)", sup.stack.bootstrap)
+    table.add_row("Kafka (KRaft)", f"{sup.stack.bootstrap} (SASL/SCRAM-SHA-512, ACLs)")
+    store = sup.stack.credentials
+    table.add_row(  # never the password in full (README: security)
+        "your own Kafka client",
+        f"user {LEARNER}, password {mask(store.password(LEARNER))}: "
+        f"{store.path(LEARNER)}, client configs beside it",
+    )
     table.add_row("PostgreSQL", redacted(sup.stack.database_url))
     s = sup.stack.settings
     table.add_row("topic", f"{s.topic} ({s.partitions} partitions, rf {s.replication})")

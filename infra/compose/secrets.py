@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 
 from infra.compose.v1 import DOTENV
+from infra.kafka import principals
+from infra.kafka.credentials import snippets
 from infra.settings import SecretsSettings
+from shared.kafka_auth import KafkaAuth
 
 # Each password variable of compose.yml and the secret (volume, folder) that holds it.
 SECRETS = {
@@ -27,8 +30,16 @@ SECRETS = {
     "BILLING_DB_PASSWORD": "billing",
     "AUDIT_DB_PASSWORD": "audit",
     "READER_DB_PASSWORD": "reader",
+    # Every broker principal (README: security); kafka-controller and kafka-broker are read
+    # by the broker alone, the others by the process that signs in with them.
+    **{f"{p.upper()}_KAFKA_PASSWORD": f"kafka-{p}" for p in principals.ALL},
 }
+BROKER_SECRETS = {"kafka-controller", "kafka-broker"}
+# The broker accepts the operator's PLAIN login, so it reads that password too, from its own
+# volume: a copy owned by its user.
+COPIES = {"kafka-operator/password": "kafka-broker/operator"}
 SERVICE_USER = "fanout"  # infra/Dockerfile's user: the processes that read the files
+KAFKA_UID = 1000  # apache/kafka's appuser (and the stand-in's): reads kafka-broker/*
 
 
 def random_password() -> str:
@@ -45,6 +56,12 @@ def store_secret(path: Path, given: str, owner: int | None) -> str:
     if not given and path.is_file() and path.read_text().strip():
         return "kept"
     value, source = (given, "given") if given else (random_password(), "generated")
+    write_file(path, value, owner)
+    return source
+
+
+def write_file(path: Path, value: str, owner: int | None) -> None:
+    """``path`` holds ``value``, mode 400, owned by ``owner``; replaced in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o400)
@@ -53,15 +70,33 @@ def store_secret(path: Path, given: str, owner: int | None) -> str:
     if owner is not None:
         os.chown(tmp, owner, -1)
     os.replace(tmp, path)  # a reader sees the old file or the new one, never half of one
-    return source
+
+
+def owner_of(file: str, service: int | None) -> int | None:
+    if service is None:  # outside the image: the caller's files
+        return None
+    return KAFKA_UID if file.split("/")[0] in BROKER_SECRETS else service
 
 
 def store_secrets(folder: Path, given: dict[str, str], owner: int | None) -> dict[str, str]:
     """Every password of compose.yml under ``folder``; returns each one's source."""
-    return {
-        name: store_secret(folder / secret / "password", given.get(name, ""), owner)
+    sources = {
+        name: store_secret(
+            folder / secret / "password", given.get(name, ""), owner_of(secret, owner)
+        )
         for name, secret in SECRETS.items()
     }
+    for source, copy in COPIES.items():
+        write_file(folder / copy, (folder / source).read_text(), owner_of(copy, owner))
+    return sources
+
+
+def store_learner_snippets(folder: Path, bootstrap: str, owner: int | None) -> None:
+    """The learner's client configurations beside its password (README: security)."""
+    learner = folder / f"kafka-{principals.LEARNER}"
+    auth = KafkaAuth(principals.LEARNER, (learner / "password").read_text().strip())
+    for name, text in snippets(auth, bootstrap).items():
+        write_file(learner / name, text, owner)
 
 
 def service_uid() -> int | None:
@@ -77,6 +112,8 @@ def main(argv: list[str]) -> None:
     sources = store_secrets(folder, SecretsSettings().given(), service_uid())
     for name, source in sources.items():
         print(f"secrets: {name} {source}", flush=True)  # never the value
+    learner_bootstrap = argv[2] if len(argv) > 2 else "localhost:9092"
+    store_learner_snippets(folder, learner_bootstrap, service_uid())
 
 
 def write_dotenv() -> bool:

@@ -19,10 +19,14 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from infra.kafka import principals
+from infra.kafka.credentials import CredentialStore, write_private
+from infra.kafka.sasl import security_properties
 from infra.local import proc
 from infra.local.system import ensure_command
 from infra.paths import ROOT, cache_dir
 from infra.polling import GiveUp, wait_for
+from shared.kafka_auth import KafkaAuth
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"
@@ -115,17 +119,17 @@ class KafkaNode:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def write_config(self, nodes: int) -> Path:
+    def write_config(self, nodes: int, store: CredentialStore) -> Path:
         rf = min(3, nodes)
         props = {
             "process.roles": "broker,controller",
             "node.id": self.node_id,
             "controller.quorum.voters": self.voters,
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"CLIENT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"CLIENT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name": "CLIENT",
+            **security_properties(store, ["CLIENT"]),
             "log.dirs": self.data,
             "offsets.topic.replication.factor": rf,
             "offsets.topic.num.partitions": 12,
@@ -138,7 +142,8 @@ class KafkaNode:
             "num.partitions": 6,
         }
         path = self.home / "server.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        # Mode 600: it holds the static principals' passwords.
+        write_private(path, "".join(f"{k}={v}\n" for k, v in props.items()))
         return path
 
 
@@ -149,8 +154,12 @@ class KafkaCluster:
     nodes: int = 1
     heap: str = "512m"
     members: list[KafkaNode] = field(default_factory=list)
+    # The broker's passwords; its own unless shared (a test's second cluster serves the same
+    # principals as the suite's broker).
+    store: CredentialStore | None = None
 
     def __post_init__(self) -> None:
+        self.store = self.store or CredentialStore(self.home / "credentials")
         ports = [(i + 1, self.port + 2 * i, self.port + 2 * i + 1) for i in range(self.nodes)]
         voters = ",".join(f"{nid}@127.0.0.1:{cport}" for nid, _, cport in ports)
         self.members = [
@@ -160,6 +169,11 @@ class KafkaCluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(n.bootstrap for n in self.members)
+
+    @property
+    def credentials(self) -> CredentialStore:
+        assert self.store is not None
+        return self.store
 
     def _cluster_id(self) -> str:
         path = self.home / "cluster.id"
@@ -179,7 +193,7 @@ class KafkaCluster:
         cid = self._cluster_id()
         for node in self.members:
             node.home.mkdir(parents=True, exist_ok=True)
-            cfg = node.write_config(self.nodes)
+            cfg = node.write_config(self.nodes, self.credentials)
             if (node.data / "meta.properties").exists():
                 continue
             subprocess.run(
@@ -221,7 +235,8 @@ class KafkaCluster:
                     raise GiveUp(  # waiting longer cannot help
                         f"broker node {node.node_id} exited: {node.process.returncode}"
                     )
-            return asyncio.run(_cluster_size(self.bootstrap)) == self.nodes
+            operator = self.credentials.auth(principals.OPERATOR)
+            return asyncio.run(_cluster_size(self.bootstrap, operator)) == self.nodes
 
         wait_for(
             ready,
@@ -245,10 +260,12 @@ class KafkaCluster:
             proc.kill(node.process)
 
 
-async def _cluster_size(bootstrap: str) -> int:
+async def _cluster_size(bootstrap: str, operator: KafkaAuth) -> int:
     # While the broker boots, aiokafka logs each refused connection as an error: expected here.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, **operator.aiokafka()
+    )
     await admin.start()
     try:
         info = await admin.describe_cluster()

@@ -6,17 +6,18 @@ so both run the very same start-up path.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from infra.kafka import access, principals
+from infra.kafka.credentials import CredentialStore
 from infra.kafka.server import KafkaCluster
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
-from shared.broker import ensure_events_topic
+from shared.kafka_auth import sign_in
 
 
 def redacted(url: str) -> str:
@@ -53,6 +54,24 @@ class Stack:
         return self.kafka.bootstrap
 
     @property
+    def credentials(self) -> CredentialStore:
+        """The broker's passwords of this stack (README: security)."""
+        return self.kafka.credentials
+
+    def operator_env(self) -> dict[str, str]:
+        """The variables that make a child process this stack's operator (the bench's peers)."""
+        auth = self.credentials.auth(principals.OPERATOR)
+        return {
+            "KAFKA_USERNAME": auth.username,
+            "KAFKA_PASSWORD": auth.password,
+            "KAFKA_SASL_MECHANISM": auth.mechanism,
+        }
+
+    def kafka_variables(self) -> dict[str, str]:
+        """compose.yml's ${<PRINCIPAL>_KAFKA_PASSWORD}: each process's own broker password."""
+        return {kafka_password_variable(n): self.credentials.password(n) for n in principals.ALL}
+
+    @property
     def database_url(self) -> str:
         if self.settings.database_url:
             return self.settings.database_url
@@ -81,18 +100,33 @@ class Stack:
 
     def start_infra(self) -> None:
         """Broker and database in parallel would save a few seconds; sequential keeps logs clear."""
+        # This process (`./fanout up`, the tests' harness) is the operator on its own broker.
+        sign_in(self.credentials.auth(principals.OPERATOR))
         self.kafka.start()
+        self.credentials.write_snippets(self.bootstrap)
         if self.postgres is not None:
             self.postgres.start()
         self.create_topic()
 
     def create_topic(self) -> bool:
+        """The SCRAM users, the topics and the ACLs of the platform on the stack's topic."""
+        return self.provision(self.settings.topic, users=True)
+
+    def provision(self, topic: str, users: bool = False, bootstrap: str | None = None) -> bool:
+        """As the operator: what the platform needs on events topic ``topic`` (a test's own
+        topic too; on another cluster of the same principals when ``bootstrap`` says), with
+        the SCRAM users when asked; True when that topic was created now."""
         s = self.settings
-        return asyncio.run(
-            ensure_events_topic(self.bootstrap, s.topic, s.partitions, s.replication)
+        passwords = self.credentials.passwords() if users else None
+        return access.provision(
+            bootstrap or self.bootstrap, topic, s.partitions, s.replication, passwords
         )
 
     def stop_infra(self) -> None:
         self.kafka.stop()
         if self.postgres is not None:
             self.postgres.stop()
+
+
+def kafka_password_variable(principal: str) -> str:
+    return f"{principal.upper()}_KAFKA_PASSWORD"

@@ -92,6 +92,7 @@ class Supervisor:
             self.stack.settings.replication,
             admin_password=db.password or "",
         )
+        variables |= self.stack.kafka_variables()  # each process's own broker password
         return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared import broker
 from shared.broker import partitions_of
@@ -91,7 +91,7 @@ async def redrive(bootstrap: str, service: str, dlq_topic: str, redrive_topic: s
     """Re-feed dead letters not redriven before to ``service`` alone, through its redrive
     topic (no other group reads it). A group on the dead-letter topic remembers how far."""
     consumer = broker.consumer(bootstrap, f"{service}-redrive", auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = broker.producer(bootstrap, acks="all", enable_idempotence=True)
     await consumer.start()
     await producer.start()
     try:

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from infra.compose.spec import LOCAL_ROLE_PASSWORDS
+from infra.kafka.credentials import sign_in_operator
 from infra.local.instances import scale_path, store_path
 from infra.local.proc import pid_alive
 from infra.local.supervisor import held_path, read_status
@@ -233,6 +234,10 @@ def locate(settings: ScenarioSettings) -> Platform:
             {n: ServiceAt(n, settings.consumer_groups.get(n, n)) for n in SERVICES},
             admin_url=settings.database_url,
         )
+    # A scenario is the operator's (it resets groups, crashes services): on the local stack it
+    # signs in as that stack's operator, like its admin URL below; under compose it keeps the
+    # publisher's principal, and a scenario needing more is refused by the broker.
+    sign_in_operator(home)
     found = {n: s for n, s in status.get("services", {}).items() if n in SERVICES}
     services = {
         n: ServiceAt(n, s.get("group", n), s.get("port"), s.get("pid")) for n, s in found.items()

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from shared import broker
 from shared.events import Event
 
 WINDOW = 2000  # sends in flight before we wait for their acknowledgements
@@ -25,8 +26,8 @@ class PublishResult:
 
 
 def make_producer(bootstrap: list[str] | str, acks: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+    return broker.producer(
+        bootstrap,
         acks="all" if acks == "all" else int(acks),
         # Idempotence: a retried send is written once; needs acks=all.
         enable_idempotence=acks == "all",

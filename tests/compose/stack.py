@@ -15,8 +15,10 @@ from pathlib import Path
 from infra.compose.tier import ComposeProject, HealthRunner, project_name
 from infra.containers.engine import EngineError, Podman, PodmanService, engines
 from infra.containers.images import Images
+from infra.kafka.principals import OPERATOR
 from infra.polling import GiveUp, wait_for
 from infra.settings import ComposeTierSettings
+from shared.kafka_auth import KafkaAuth, identity, sign_in
 from shared.secret_files import read_secret
 
 INFRA = ("kafka", "postgres")
@@ -55,6 +57,10 @@ class Tier:
         volume = f"{self.project.name}_secret-{name}"
         found = self.project.podman.run("volume", "inspect", "--format", "{{.Mountpoint}}", volume)
         return read_secret(Path(found.stdout.strip()) / "password")
+
+    @property
+    def operator(self) -> KafkaAuth:
+        return KafkaAuth(OPERATOR, self.secret(f"kafka-{OPERATOR}"), "PLAIN")
 
     @property
     def admin_url(self) -> str:
@@ -153,7 +159,14 @@ def compose_tier(home: Path) -> Iterator[Tier]:
         timings = {"images": images_ready - started, "up": time.monotonic() - images_ready}
         _say(f"stand-ins ready in {timings['images']:.0f}s, `up --build` in {timings['up']:.0f}s")
         (home / "timings.json").write_text(json.dumps(timings))  # for the README's numbers
-        yield Tier(project, health, settings, timings)
+        tier = Tier(project, health, settings, timings)
+        # This process talks to the tier's broker as its operator (the password init used).
+        before = identity()
+        sign_in(tier.operator)
+        try:
+            yield tier
+        finally:
+            sign_in(before)
     except EngineError as exc:
         raise _failure(project, home, exc) from exc
     finally:

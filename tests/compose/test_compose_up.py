@@ -7,15 +7,23 @@ compose's restart policy, and `down -v` leaving nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
 from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
 from infra.compose.secrets import SECRETS
 from infra.compose.tier import parse_time
+from infra.kafka.principals import LEARNER
 from infra.polling import wait_for
 from services.publisher.generator import events as generate
+from shared.kafka_auth import KafkaAuth
 from tests.compose.containers import ContainerService, restarted, snapshot, wait_all_committed
 from tests.compose.stack import INFRA, LONG_RUNNING, SERVICES, TOPIC, Tier
 from tests.support.db import Db
@@ -29,7 +37,7 @@ def test_passwords_are_generated_on_first_start_without_any_env_file(tier: Tier)
     log = sorted(line for line in tier.logs("secrets", lines=None).splitlines() if line)
     assert log == sorted(f"secrets: {name} generated" for name in SECRETS)
     values = [tier.secret(secret) for secret in SECRETS.values()]
-    assert len(set(values)) == 5 and all(re.fullmatch("[0-9a-f]{32}", v) for v in values)
+    assert len(set(values)) == len(SECRETS) and all(re.fullmatch("[0-9a-f]{32}", v) for v in values)
 
 
 def test_services_become_healthy_in_dependency_order(tier: Tier) -> None:
@@ -125,6 +133,26 @@ def test_a_sigkilled_service_container_is_restarted_and_its_window_absorbed(tier
     assert after.sums["analytics"]["duplicates"] == after.sums["billing"]["duplicates"] == 0
     assert after.totals - before.totals == type_totals(stream)
     print(f"audit frozen after {attempts} tries, SIGKILLed with a window of {window.size}")
+
+
+def test_the_broker_refuses_a_client_without_credentials(tier: Tier) -> None:
+    """SASL and ACLs under compose too: no credentials, no connection; the learner's own
+    credentials (from its volume) write the events topic and nothing else."""
+    with pytest.raises(KafkaConnectionError):
+        asyncio.run(_produce(tier.bootstrap, TOPIC, {}))
+    learner = KafkaAuth(LEARNER, tier.secret(f"kafka-{LEARNER}"))
+    assert asyncio.run(_produce(tier.bootstrap, TOPIC, learner.aiokafka())) >= 0
+    with pytest.raises(TopicAuthorizationFailedError):
+        asyncio.run(_produce(tier.bootstrap, f"{TOPIC}.billing.redrive", learner.aiokafka()))
+
+
+async def _produce(bootstrap: str, topic: str, who: dict[str, Any]) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, request_timeout_ms=8000, **who)
+    try:
+        await asyncio.wait_for(producer.start(), 30)
+        return int((await producer.send_and_wait(topic, b"{}", key=b"k")).offset)
+    finally:
+        await producer.stop()
 
 
 def test_down_v_leaves_no_container_network_or_volume(tier: Tier) -> None:

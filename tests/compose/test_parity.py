@@ -18,10 +18,14 @@ from infra.compose.spec import (
     variables_used,
 )
 from infra.compose.v1 import resolved_compose
+from infra.kafka import principals
+from infra.local.stack import kafka_password_variable
 
 VARIABLES = {
     **LOCAL_ROLE_PASSWORDS,
     **local_variables("127.0.0.1:29092", "127.0.0.1", 25433, 16066, 6, 1, "s3cret"),
+    # The broker's passwords, as the supervisor adds them (Stack.kafka_variables).
+    **{kafka_password_variable(p): f"pw-{p}" for p in principals.ALL},
 }
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.kafka import access
 from infra.kafka.server import KafkaCluster
 from infra.local.stack import Stack
 from tests.support.processes import free_port_block
@@ -40,9 +41,11 @@ def kafka3(stack: Stack) -> Iterator[KafkaCluster]:
         stack.settings.kafka_port + 100, 6
     )
     home = stack.home / f"kafka3-{uuid.uuid4().hex[:8]}"
-    cluster = KafkaCluster(home, port=base, nodes=3, heap="384m")
+    # The suite's principals and passwords: the services sign in there as on the suite's.
+    cluster = KafkaCluster(home, port=base, nodes=3, heap="384m", store=stack.credentials)
     try:
         cluster.start(timeout=180)
+        access.ensure_users(cluster.bootstrap, stack.credentials.passwords())
         yield cluster
     finally:
         # Thrown away: killed, not stopped (a clean stop of the last node waits out a

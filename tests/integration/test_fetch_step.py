@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import broker
 from shared.fetch import Undecodable, fetch, positions
@@ -45,7 +45,7 @@ async def _consumer(bootstrap: str, topic: str) -> AIOKafkaConsumer:
 
 
 async def _poison(bootstrap: str, topic: str, partition: int) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = broker.producer(bootstrap, acks="all")
     await producer.start()
     try:
         return int((await producer.send_and_wait(topic, POISON, partition=partition)).offset)

@@ -17,11 +17,11 @@ import zlib
 from collections import Counter
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from infra.local.stack import Stack
 from infra.ops.dlq import read_dead_letters
 from infra.paths import ROOT
+from shared import broker
 from shared.events import MAX_VALUE_BYTES
 from shared.settings import dlq_topic
 from tests.badinput import BAD_VALUES, HOSTILE
@@ -38,9 +38,7 @@ COMPRESSIBLE = b'{"event_id": "' + b"a" * 3_000_000 + b'"}'
 
 
 async def produce_compressed(bootstrap: str, topic: str, value: bytes) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, compression_type="gzip", max_request_size=8_000_000
-    )
+    producer = broker.producer(bootstrap, compression_type="gzip", max_request_size=8_000_000)
     await producer.start()
     try:
         await (await producer.send(topic, value, key=b"k"))

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
 from infra.polling import async_wait_for, wait_for
@@ -33,7 +33,7 @@ async def produce(
     bootstrap: str, topic: str, values: Iterable[bytes | None], key: bytes | None = None
 ) -> int:
     """Send with acks=all and wait for every acknowledgement; returns how many were acked."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = broker.producer(bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = [await producer.send(topic, v, key=key) for v in values]
@@ -79,7 +79,7 @@ async def produce_to(
 ) -> list[str]:
     """``counts[p]`` values ``<prefix>-p<p>-<i>`` (key ``k<i>``) into partition ``p``: explicit
     partitions, so every offset is known exactly."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = broker.producer(bootstrap, acks="all")
     await producer.start()
     sent: list[str] = []
     try:

@@ -167,6 +167,8 @@ def running_services(
     """Start ``names`` on ``topic``, each in a consumer group unique to this test
     (``<service>-<the topic's unique suffix>``)."""
     sup = Supervisor(stack)
+    # The operator makes their dead-letter and redrive topics and their ACLs on this topic.
+    stack.provision(topic, bootstrap=overrides.get("KAFKA_BOOTSTRAP_SERVERS"))
     suffix = topic.rsplit("-", 1)[-1]
     procs = {
         n: ServiceProcess(

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from unittest import mock
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 
+from shared import broker
 from shared.inflate import MAX_BATCH_BYTES
 
 Writer = Callable[[str, str, int, bytes], Awaitable[None]]
@@ -22,7 +22,7 @@ BOMB_BYTES = MAX_BATCH_BYTES + 36 * 1024 * 1024  # 100 MiB of zeros: ~100 KB in 
 
 async def _send(bootstrap: str, topic: str, partition: int, value: bytes, **opts: Any) -> None:
     headers = opts.pop("headers", None)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **opts)
+    producer = broker.producer(bootstrap, acks="all", **opts)
     await producer.start()
     try:
         await producer.send_and_wait(topic, value, key=b"k", partition=partition, headers=headers)
@@ -80,9 +80,7 @@ async def headers_1000(bootstrap: str, topic: str, partition: int, value: bytes)
 
 def transaction(commit: bool) -> Writer:
     async def write(bootstrap: str, topic: str, partition: int, value: bytes) -> None:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, transactional_id=f"fanout-test-{uuid.uuid4().hex}"
-        )
+        producer = broker.producer(bootstrap, transactional_id=f"fanout-test-{uuid.uuid4().hex}")
         await producer.start()
         try:
             await producer.begin_transaction()

@@ -49,6 +49,7 @@ def supervised(
     that restarts them — unless held — as `./fanout up` does."""
     sup = FolderSupervisor(stack, state)
     sup.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    stack.provision(topic)  # the operator's: dead-letter and redrive topics, ACLs
     suffix = topic.rsplit("-", 1)[-1]
     specs = {s.name: s for s in sup.specs()}
     for name in names:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from infra.init import migrate
+from infra.kafka.credentials import sign_in_operator
 from infra.local import cleanup, proc
 from infra.local.stack import Stack
 from infra.paths import ROOT, cache_dir, state_root
 from infra.polling import GiveUp, wait_for
 from infra.settings import StackSettings, suite_settings
+from shared.kafka_auth import identity
 from tests.support.processes import free_port_block
 
 START_TIMEOUT_S = 240
@@ -137,6 +140,11 @@ def start_supervised(name: str = "supervised", **env: str) -> SupervisedStack:
     subprocess.run(["rm", "-rf", str(state)], check=True)
     state.mkdir(parents=True)
     (state / "cache").symlink_to(cache_dir())
+    # The suite's broker passwords: this process (the suite's operator) and the services it
+    # starts sign in to the supervised broker as to the suite's.
+    suite_credentials = state_root() / "test" / "kafka" / "credentials"
+    if suite_credentials.is_dir():
+        shutil.copytree(suite_credentials, state / "up" / "kafka" / "credentials")
     marker = os.environ.get("FANOUT_STACK_HOME")
     stack = Stack(settings, f"{name}/up")  # sets FANOUT_STACK_HOME for children: put it back
     if marker is None:
@@ -159,6 +167,8 @@ def start_supervised(name: str = "supervised", **env: str) -> SupervisedStack:
             detail=sup.tail,
         )
         migrate(stack.database_url)
+        if identity() is None:  # no suite stack in this run: be this one's operator
+            sign_in_operator(stack.home)
     except BaseException:
         sup.stop()
         raise

@@ -18,6 +18,7 @@ from infra.compose.spec import (
     local_variables,
     secret_variables,
 )
+from infra.kafka import principals
 from infra.paths import ROOT
 from services.registry import LAYOUT
 
@@ -43,14 +44,19 @@ def test_compose_yml_holds_no_password() -> None:
         "BILLING_DB_PASSWORD",
         "AUDIT_DB_PASSWORD",
         "READER_DB_PASSWORD",
+        *(f"{p.upper()}_KAFKA_PASSWORD" for p in principals.ALL),
     }
     text = (ROOT / "compose.yml").read_text()
     values = re.findall(r"(\w*PASSWORD\w*): (\S+)", text)
     files = [name for name, _ in values if name.endswith("_FILE")]
-    assert (len(values) - len(files), len(files)) == (5 + 4, 10)  # secrets' + init's; 10 files
+    # secrets' 5 + 8, init's 4 + 6 (the operator's and the 5 SCRAM users'), each Python
+    # process's KAFKA_PASSWORD (4); files: 10 of the database, 6 of init's, 4 KAFKA_PASSWORD_FILE
+    assert (len(values) - len(files), len(files)) == (13 + 10 + 4, 20)
     for name, value in values:
         if name.endswith("_FILE"):
-            assert re.fullmatch(r"/run/secrets/fanout/\w+/password", value), name
+            assert re.fullmatch(r"/run/secrets/fanout/[\w-]+/password", value), name
+        elif name == "KAFKA_PASSWORD":  # a process's own principal's
+            assert re.fullmatch(r"\$\{[A-Z]+_KAFKA_PASSWORD:-\}", value), value
         else:
             assert value == f"${{{name}:-}}", name
     urls = re.findall(r"postgresql://(\w+):([^@\n]*)@", text)

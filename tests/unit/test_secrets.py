@@ -24,7 +24,9 @@ def _stored(folder: Path) -> dict[str, str]:
 def test_first_start_generates_every_password_and_later_starts_keep_them(tmp_path: Path) -> None:
     assert store_secrets(tmp_path, {}, None) == dict.fromkeys(SECRETS, "generated")
     first = _stored(tmp_path)
-    assert len(set(first.values())) == 5
+    assert len(set(first.values())) == len(SECRETS)
+    # The broker reads the operator's password from its own volume: the same value.
+    assert (tmp_path / "kafka-broker" / "operator").read_text() == first["OPERATOR_KAFKA_PASSWORD"]
     assert all(re.fullmatch("[0-9a-f]{32}", v) for v in first.values())
     for name, secret in SECRETS.items():
         mode = (tmp_path / secret / "password").stat().st_mode

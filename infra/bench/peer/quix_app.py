@@ -23,7 +23,16 @@ SCHEMA = "peer_quix"
 def main() -> None:
     group, table = sys.argv[1], sys.argv[2]
     db = urlsplit(os.environ["DATABASE_URL"])
+    # The broker authenticates every client (README: security): the bench's principal.
+    sasl = {
+        "security.protocol": os.environ.get("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT"),
+        "sasl.mechanism": os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        "sasl.username": os.environ["KAFKA_USERNAME"],
+        "sasl.password": os.environ["KAFKA_PASSWORD"],
+    }
     app = Application(
+        consumer_extra_config=sasl,
+        producer_extra_config=sasl,
         broker_address=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         consumer_group=group,
         auto_offset_reset="earliest",
