@@ -29,13 +29,7 @@ from types import FrameType
 from urllib.parse import urlsplit
 
 from infra import instances, proc
-from infra.compose import (
-    LOCAL_ROLE_PASSWORDS,
-    ServiceSpec,
-    infra_policies,
-    load_specs,
-    local_variables,
-)
+from infra.compose import ServiceSpec, infra_policies, load_specs, local_variables
 from infra.kafka.broker import KafkaNode
 from infra.restarts import Backoff, Restarts
 from infra.stack import Stack, redacted
@@ -91,7 +85,7 @@ class Supervisor:
             self.stack.settings.replication,
             admin_password=db.password or "",
         )
-        return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
+        return load_specs({**os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         # compose's secret files do not exist here: the URLs carry every password, and a URL

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.compose import LOCAL_ROLE_PASSWORDS
 from infra.instances import scale_path
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
@@ -32,6 +31,7 @@ from shared.events import Event
 from shared.local_only import action_request, crash_request
 from shared.polling import async_wait_for
 from shared.schema import READER_ROLE
+from shared.secret_files import derived_password
 
 POLL_S = 0.2
 
@@ -203,17 +203,19 @@ def locate(settings: ScenarioSettings) -> Platform:
     return Platform(
         settings.kafka_bootstrap_servers or status["kafka"],
         settings.events_topic or (topics.pop() if len(topics) == 1 else status["topic"]),
-        settings.reader_url or local_reader_url(status["database"]),
+        settings.reader_url or local_reader_url(home, status["database"]),
         services,
         home,
         settings.database_url or local_admin_url(home, status["database"]),
     )
 
 
-def local_reader_url(database: str) -> str:
-    """The read-only role on `./fanout up`'s own cluster (its local password)."""
+def local_reader_url(home: Path, database: str) -> str:
+    """The read-only role on `./fanout up`'s own cluster (its password, derived from the
+    superuser's: readable only by whoever may read that one's file)."""
     where = urlsplit(database)
-    password = LOCAL_ROLE_PASSWORDS["READER_DB_PASSWORD"]
+    admin = local_admin_url(home, database)
+    password = derived_password(urlsplit(admin).password or "", READER_ROLE) if admin else ""
     return f"postgresql://{READER_ROLE}:{password}@{where.hostname}:{where.port}{where.path}"
 
 

@@ -11,7 +11,6 @@ import sys
 from infra.compose import (
     COMPOSE_ONLY,
     INFRA_SERVICES,
-    LOCAL_ROLE_PASSWORDS,
     load_specs,
     local_variables,
     secret_variables,
@@ -20,7 +19,6 @@ from infra.compose import (
 from infra.compose_v1 import resolved_compose
 
 VARIABLES = {
-    **LOCAL_ROLE_PASSWORDS,
     **local_variables("127.0.0.1:29092", "127.0.0.1", 25433, 16066, 6, 1, "s3cret"),
 }
 

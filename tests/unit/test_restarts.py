@@ -32,9 +32,9 @@ def test_compose_gives_kafka_and_postgres_a_restart_policy_the_runner_reads() ->
 
 
 def _roles() -> dict[str, str]:
-    from infra.compose import LOCAL_ROLE_PASSWORDS
+    from infra.compose import local_role_passwords
 
-    return dict(LOCAL_ROLE_PASSWORDS)
+    return local_role_passwords("x")
 
 
 def test_delay_doubles_per_consecutive_failure_up_to_its_cap() -> None:
