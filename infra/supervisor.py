@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ class Supervisor:
         services = {
             name: {
                 "pid": r.process.pid,
+                "pid_start": proc.start_time(r.process.pid),
                 "port": r.spec.web_port,
                 **r.record.view(now),
                 # What a scenario needs to find the service's group on the broker.
@@ -140,9 +142,9 @@ class Supervisor:
             }
             for name, r in self.running.items()
         }
-        components = {n: {"pid": _pid(c), **c.record.view(now)} for n, c in self.infra.items()}
+        components = {n: _component(c, now) for n, c in self.infra.items()}
         status = {
-            "pid": os.getpid(),
+            **_me(),
             "kafka": self.stack.bootstrap,
             "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
             "database": redacted(self.stack.database_url),
@@ -161,7 +163,7 @@ class Supervisor:
     def run(self, with_services: bool = True, on_ready: object = None) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.pidfile, json.dumps({"pid": os.getpid(), "starting": True}))
+        write_atomically(self.pidfile, json.dumps({**_me(), "starting": True}))
         for requests in ("held", "scale"):  # a scenario killed mid-run left them: start afresh
             shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
         try:
@@ -246,6 +248,17 @@ def _process_of(holder: KafkaNode | Running) -> subprocess.Popen[bytes] | None:
     return holder.process
 
 
+def _me() -> dict[str, int | None]:
+    """The supervisor as its status file names it: PID and start time, so a reader tells
+    this process from a later one that got the same PID."""
+    return {"pid": os.getpid(), "pid_start": proc.start_time(os.getpid())}
+
+
+def _component(c: Supervised, now: float) -> dict:
+    pid = _pid(c)
+    return {"pid": pid, "pid_start": proc.start_time(pid) if pid else None, **c.record.view(now)}
+
+
 def _pid(c: Supervised) -> int | None:
     return _pid_of(c.process())
 
@@ -269,12 +282,27 @@ def held_path(home: Path, name: str) -> Path:
 
 
 def read_status(home: Path) -> dict | None:
-    """The running supervisor's status, or None when none runs (a stale file is removed)."""
+    """The running supervisor's status, or None when none runs. A stale file — its PID dead,
+    or now another process (a reboot, a SIGKILLed supervisor: PIDs are reused) — is removed,
+    and said so on stderr: nothing it names is ever signalled."""
     path = home / "supervisor.json"
     if not path.exists():
         return None
     status = json.loads(path.read_text())
-    if not proc.pid_alive(int(status["pid"])):
+    pid, started = int(status.get("pid") or 0), status.get("pid_start")
+    if not proc.same_process(pid, started):
         path.unlink(missing_ok=True)
+        why = "no longer runs" if not proc.pid_alive(pid) else "is now another process"
+        print(
+            f"fanout: cleared a stale status file {path}: its supervisor (pid {pid}) {why}; "
+            "nothing it names was signalled",
+            file=sys.stderr,
+        )
         return None
     return status
+
+
+def signal_named(entry: dict, sig: int) -> bool:
+    """Signal the process a status entry names, only if it is still that process."""
+    pid = entry.get("pid")
+    return isinstance(pid, int) and proc.signal_recorded(pid, entry.get("pid_start"), sig)

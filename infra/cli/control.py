@@ -3,7 +3,6 @@ one process of a running `./fanout up` (its supervisor restarts it when it exits
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated
 
@@ -11,7 +10,7 @@ import typer
 from rich.console import Console
 
 from infra.paths import state_root
-from infra.supervisor import read_status
+from infra.supervisor import read_status, signal_named
 
 console = Console()
 
@@ -51,7 +50,12 @@ def restart(
 ) -> None:
     """Stop SERVICE cleanly (SIGTERM: it finishes its batch); the supervisor starts it again."""
     _, svc = _service_status(service)
-    os.kill(int(svc["pid"]), 15)
+    if not signal_named(svc, 15):
+        console.print(
+            f"{service}: pid {svc['pid']} is no longer the process the supervisor started "
+            "(a stale status entry): not signalled"
+        )
+        raise typer.Exit(1)
     console.print(f"{service} restarted: pid {svc['pid']} -> {_wait_new_pid(service, svc['pid'])}")
 
 

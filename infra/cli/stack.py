@@ -19,7 +19,7 @@ from infra.compose_v1 import docker_compose_config
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
 from infra.stack import Stack, redacted
-from infra.supervisor import Supervisor, read_status
+from infra.supervisor import Supervisor, read_status, signal_named
 
 console = Console()
 
@@ -122,8 +122,10 @@ def down() -> None:
     """Stop a detached `./fanout up` (and anything it left behind)."""
     home = state_root() / "up"
     st = read_status(home)
+    if st and not signal_named(st, 15):
+        console.print(f"the supervisor (pid {st['pid']}) is gone or another process: not signalled")
+        st = None
     if st:
-        os.kill(int(st["pid"]), 15)
         deadline = time.monotonic() + 90
         while read_status(home) and time.monotonic() < deadline:
             time.sleep(0.3)  # the supervisor stops services, then broker and database

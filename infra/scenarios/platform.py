@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import urllib.request
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from infra.postgres.server import PostgresServer
 from infra.proc import pid_alive
 from infra.scenarios.engine import CannotRun
 from infra.settings import ScenarioSettings
-from infra.supervisor import held_path, read_status
+from infra.supervisor import held_path, read_status, signal_named
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
@@ -136,10 +135,11 @@ class Platform:
 
     async def stop(self, name: str) -> None:
         """SIGTERM: ``name`` finishes its batch, commits it and leaves its group."""
-        pid = self.current(name).pid
-        assert pid is not None
-        os.kill(pid, signal.SIGTERM)
-        await self.wait_dead(pid, 60)
+        assert self.home is not None
+        entry = (read_status(self.home) or {}).get("services", {}).get(name, {})
+        if not signal_named(entry, signal.SIGTERM):
+            raise CannotRun(f"{name} is not a process the supervisor started now: not signalled")
+        await self.wait_dead(int(entry["pid"]), 60)
 
     async def wait_dead(self, pid: int, timeout: float) -> None:
         async def dead() -> bool:

@@ -15,7 +15,7 @@ import pytest
 from infra.compose import infra_policies, load_specs
 from infra.paths import ROOT
 from infra.restarts import Backoff, Restarts
-from shared.supervision import infra_states, supervision
+from shared.supervision import infra_states, start_time, supervision
 
 FAST = Backoff(first_s=1, max_s=8, stable_s=30, give_up_after=3)
 
@@ -89,6 +89,7 @@ def _status_file(home: Path) -> Path:
     path = home / "supervisor.json"
     status = {
         "pid": os.getpid(),
+        "pid_start": start_time(os.getpid()),
         "kafka": "127.0.0.1:1",
         "database": "postgresql://postgres:***@127.0.0.1:2/fanout",
         "infra": {
