@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared import dashboard
 from shared.consumer import BatchConsumer
-from shared.db import async_engine
+from shared.db import async_engine, read_engine
 from shared.local_only import refusal
 from shared.service import Layout, ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
@@ -66,7 +66,10 @@ def create_service_app(
     consumer = BatchConsumer(settings, definition, engine, stats)
     app.service(consumer)
     register_operations(app, settings, stats, consumer)
-    dashboard.register_service(app, settings, stats, consumer, engine, definition, layout)
+    reads = read_engine(
+        settings.database_url, settings.read_pool_size, settings.read_statement_timeout_ms
+    )
+    dashboard.register_service(app, settings, stats, consumer, reads, definition, layout)
     return app
 
 

@@ -13,7 +13,7 @@ from services.publisher.overview import Overview
 from services.publisher.scenarios import Scenarios
 from services.registry import LAYOUT
 from shared.dashboard.http import Pages, json_response, nav, register_static
-from shared.db import async_engine
+from shared.db import READ_STATEMENT_TIMEOUT_MS, read_engine
 from shared.local_only import refusal
 from shared.settings import PublisherSettings
 
@@ -22,7 +22,7 @@ WEB = Path(__file__).parent / "web"
 
 def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Counter]) -> Overview:
     url = settings.reader_database_url
-    engine = async_engine(url, pool_size=2) if url else None
+    engine = read_engine(url, 2, READ_STATEMENT_TIMEOUT_MS) if url else None
     groups = {name: settings.consumer_groups.get(name, name) for name in LAYOUT.service_names}
     view = Overview(settings, groups, engine, counters)
 
