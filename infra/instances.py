@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -22,10 +24,21 @@ def scale_path(home: Path, name: str) -> Path:
 
 
 def wanted(home: Path, name: str) -> int:
+    """How many instances ``scale/<name>`` asks for (1 without it). The folder is the
+    services' account's: the supervisor (root) reads a regular file only, never through a
+    link, never blocking on a planted FIFO, and at most a few bytes."""
     try:
-        return max(1, int(scale_path(home, name).read_text()))
-    except (FileNotFoundError, ValueError):
+        fd = os.open(scale_path(home, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return 1
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return 1
+        return max(1, int(os.read(fd, 16)))
+    except (OSError, ValueError):
+        return 1
+    finally:
+        os.close(fd)
 
 
 def missing(spec: ServiceSpec, want: int, running: Mapping[str, object]) -> Iterator[ServiceSpec]:

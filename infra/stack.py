@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +17,7 @@ from infra.kafka.broker import KafkaCluster
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
+from infra.users import Account, service_account
 from shared.broker import ensure_events_topic
 
 
@@ -79,8 +81,14 @@ class Stack:
             "FANOUT_SUPERVISOR_STATUS": str(self.home / "supervisor.json"),
         }
 
+    @cached_property
+    def account(self) -> Account | None:
+        """Whom the broker and the services run as (infra/users.py): ``fanout`` under root."""
+        return service_account(self.home)
+
     def start_infra(self) -> None:
         """Broker and database in parallel would save a few seconds; sequential keeps logs clear."""
+        self.kafka.account = self.account
         self.kafka.start()
         if self.postgres is not None:
             self.postgres.start()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
 from infra import instances, proc
@@ -34,6 +35,7 @@ from infra.compose import ServiceSpec, infra_policies, load_specs, local_variabl
 from infra.kafka.broker import KafkaNode
 from infra.restarts import Backoff, Restarts
 from infra.stack import Stack, redacted
+from infra.users import owned_folder
 
 TICK_S = 0.5
 
@@ -93,7 +95,22 @@ class Supervisor:
         # without one (an external database that trusts us) means none, not "read the file".
         given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
         env = {**self.stack.env(), **given}
-        return proc.spawn(spec.argv, self.stack.home / "logs" / f"{spec.name}.log", env=env)
+        log = self.stack.home / "logs" / f"{spec.name}.log"
+        return proc.spawn(spec.argv, log, env=env, **self.run_as())
+
+    def run_as(self) -> dict[str, Any]:
+        """Popen arguments for a service: the stack's unprivileged account (infra/users.py),
+        in a working folder of its own (faust keeps ``<name>-data`` in the working folder)."""
+        account = self.stack.account
+        cwd = owned_folder(self.stack.home / "run", account)
+        return {"cwd": cwd, **(account.popen() if account is not None else {})}
+
+    def request_folders(self) -> None:
+        """``held/`` and ``scale/``, emptied (a scenario killed mid-run left them: start
+        afresh) and the account's, so a scenario run by the publisher can write its requests."""
+        for requests in ("held", "scale"):
+            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)  # fd-based: safe
+            owned_folder(self.pidfile.parent / requests, self.stack.account)
 
     def run_one_shot(self, spec: ServiceSpec) -> None:
         code = self.spawn(spec).wait()
@@ -164,8 +181,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
         write_atomically(self.pidfile, json.dumps({**_me(), "starting": True}))
-        for requests in ("held", "scale"):  # a scenario killed mid-run left them: start afresh
-            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
+        self.request_folders()
         try:
             self.stack.start_infra()
             self.supervise_infra()

@@ -16,12 +16,14 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from infra import proc
 from infra.paths import ROOT, cache_dir
 from infra.system import ensure_command
+from infra.users import Account, owned_folder
 from shared.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -149,6 +151,7 @@ class KafkaCluster:
     nodes: int = 1
     heap: str = "512m"
     members: list[KafkaNode] = field(default_factory=list)
+    account: Account | None = None  # the OS user the nodes run as (None: the caller)
 
     def __post_init__(self) -> None:
         ports = [(i + 1, self.port + 2 * i, self.port + 2 * i + 1) for i in range(self.nodes)]
@@ -180,13 +183,19 @@ class KafkaCluster:
         for node in self.members:
             node.home.mkdir(parents=True, exist_ok=True)
             cfg = node.write_config(self.nodes)
+            owned_folder(node.data, self.account)  # the node's only writable folder
             if (node.data / "meta.properties").exists():
                 continue
             subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(cfg)),
                 check=True,
                 capture_output=True,
+                cwd=node.data,
+                **self._as_account(),
             )
+
+    def _as_account(self) -> dict[str, Any]:
+        return self.account.popen() if self.account is not None else {}
 
     def start(self, timeout: float = 90.0) -> None:
         libs = ensure_jars()
@@ -199,7 +208,8 @@ class KafkaCluster:
         libs = libs or ensure_jars()
         jvm = [f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
         argv = self._java(libs, *jvm, "kafka.Kafka", str(node.home / "server.properties"))
-        node.process = proc.spawn(argv, node.log)
+        # cwd: where the JVM may write (an hs_err file), the account's own folder.
+        node.process = proc.spawn(argv, node.log, cwd=node.data, **self._as_account())
 
     def restart_node(self, node: KafkaNode, timeout: float = 90.0) -> None:
         """The supervisor's restart of a node that exited: on its own data (Kafka recovers its
