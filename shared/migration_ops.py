@@ -151,3 +151,17 @@ def upgrade_consumer_tables_v4(schema: str) -> None:
 
 def downgrade_consumer_tables_v4(schema: str) -> None:
     op.drop_table("offsets", schema=schema)
+
+
+def upgrade_consumer_tables_v5(schema: str, retained: tuple[tuple[str, str], ...] = ()) -> None:
+    """Revision 0005 of every service: retention (shared/retention.py). The service may
+    delete its old dead letters (and its own history tables), found by an index on time."""
+    for table, column in (("dead_letters", "dead_at"), *retained):
+        op.create_index(f"ix_{table}_{column}", table, [column], schema=schema)
+        op.execute(f"GRANT DELETE ON {schema}.{table} TO {schema}")
+
+
+def downgrade_consumer_tables_v5(schema: str, retained: tuple[tuple[str, str], ...] = ()) -> None:
+    for table, column in (("dead_letters", "dead_at"), *retained):
+        op.execute(f"REVOKE DELETE ON {schema}.{table} FROM {schema}")
+        op.drop_index(f"ix_{table}_{column}", table, schema=schema)

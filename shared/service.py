@@ -50,6 +50,9 @@ class ServiceDefinition:
     tables: ConsumerTables
     handler: Handler
     panel: Panel
+    # Its own tables of history kept RETENTION_HOURS, then deleted (table, time column):
+    # dead letters always are (shared/retention.py).
+    retained: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

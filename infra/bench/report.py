@@ -82,6 +82,12 @@ def others(console: Console, r: BenchResult) -> None:
     )
     if r.burst is not None:
         burst(console, r.burst)
+    if r.retention_rows:
+        console.print(
+            f"retention: deleting {r.retention_rows:,} audit deliveries took "
+            f"{r.retention_seconds:.2f} s ({r.retention_rows / max(r.retention_seconds, 1e-3):,.0f}"
+            " rows/s, batches of 5,000)"
+        )
     if r.profile:
         console.print(f"profile (py-spy raw, collapsed stacks): {r.profile}")
         console.print(f"  summary: {r.profile.removesuffix('.txt')}.summary.txt")

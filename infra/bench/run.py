@@ -73,6 +73,9 @@ class BenchResult:
     cpu_ratio_database_offsets: float = 0
     # Batch time with and without a burst of heavy dashboard GETs (infra/bench/burst.py).
     burst: Burst | None = None
+    # Retention's batched DELETE of audit's deliveries: rows, seconds.
+    retention_rows: int = 0
+    retention_seconds: float = 0
 
 
 def _publish(
@@ -235,6 +238,8 @@ def run_bench(opts: BenchOptions) -> BenchResult:
         result.burst = _burst_run(stack, opts)
         bench_services.drain_database_offsets(stack, watch, running, opts.batch, result)
         bench_peers.stop_all(running)
+        rows, seconds = bench_services.retention_cost(stack.database_url)
+        result.retention_rows, result.retention_seconds = rows, round(seconds, 2)
         bench_services.truncate(stack.database_url)
         result.db_ceiling_events_per_s = round(_db_ceiling(stack, opts.events, opts.batch))
         result.ratio_to_db_ceiling = round(

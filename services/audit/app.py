@@ -8,7 +8,9 @@ from services.registry import LAYOUT
 from shared.app import run_service
 from shared.service import ServiceDefinition
 
-DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle, dashboard.PANEL)
+DEFINITION = ServiceDefinition(
+    tables.SCHEMA, tables.consumer, handle, dashboard.PANEL, retained=tables.RETAINED
+)
 
 if __name__ == "__main__":
     run_service(DEFINITION, LAYOUT)
