@@ -15,6 +15,7 @@ so nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -166,6 +167,8 @@ class Supervisor:
             "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
             "database": redacted(self.stack.database_url),
             "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
+            # Where the local cluster keeps its password files (a scenario reads them as root).
+            "postgres_home": str(pg.home) if (pg := self.stack.postgres) is not None else None,
             "topic": self.stack.settings.topic,
             "infra": components,
             "services": services,
@@ -307,7 +310,8 @@ def read_status(home: Path) -> dict | None:
     status = json.loads(path.read_text())
     pid, started = int(status.get("pid") or 0), status.get("pid_start")
     if not proc.same_process(pid, started):
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(PermissionError):  # a reader that may not (a scenario)
+            path.unlink(missing_ok=True)
         why = "no longer runs" if not proc.pid_alive(pid) else "is now another process"
         print(
             f"fanout: cleared a stale status file {path}: its supervisor (pid {pid}) {why}; "

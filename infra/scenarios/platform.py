@@ -200,27 +200,34 @@ def locate(settings: ScenarioSettings) -> Platform:
         n: ServiceAt(n, s.get("group", n), s.get("port"), s.get("pid")) for n, s in found.items()
     }
     topics = {s.get("topic") for s in found.values()} - {None}
+    admin_url = settings.database_url or local_admin_url(home, status)
     return Platform(
         settings.kafka_bootstrap_servers or status["kafka"],
         settings.events_topic or (topics.pop() if len(topics) == 1 else status["topic"]),
-        settings.reader_url or local_reader_url(home, status["database"]),
+        settings.reader_url or local_reader_url(status, admin_url),
         services,
         home,
-        settings.database_url or local_admin_url(home, status["database"]),
+        admin_url,
     )
 
 
-def local_reader_url(home: Path, database: str) -> str:
-    """The read-only role on `./fanout up`'s own cluster (its password, derived from the
-    superuser's: readable only by whoever may read that one's file)."""
-    where = urlsplit(database)
-    admin = local_admin_url(home, database)
-    password = derived_password(urlsplit(admin).password or "", READER_ROLE) if admin else ""
+def local_reader_url(status: dict[str, Any], admin_url: str | None) -> str:
+    """The read-only role on `./fanout up`'s own cluster: its password derived from the
+    superuser's (so readable only by whoever may read that one)."""
+    where = urlsplit(status["database"])
+    password = (
+        derived_password(urlsplit(admin_url).password or "", READER_ROLE) if admin_url else ""
+    )
     return f"postgresql://{READER_ROLE}:{password}@{where.hostname}:{where.port}{where.path}"
 
 
-def local_admin_url(home: Path, database: str) -> str | None:
-    """`./fanout up`'s own cluster's admin URL (its password file); None for an external
-    database, whose admin URL only DATABASE_URL can give."""
-    server = PostgresServer(home / "postgres", urlsplit(database).port or 5432)
-    return server.url if server.password_file.exists() else None
+def local_admin_url(home: Path, status: dict[str, Any]) -> str | None:
+    """`./fanout up`'s own cluster's admin URL (its password file, where the status file says
+    the cluster lives); None for an external database, whose admin URL only DATABASE_URL can
+    give, or for a reader that may not read root's file."""
+    folder = Path(status.get("postgres_home") or home / "postgres")
+    server = PostgresServer(folder, urlsplit(status["database"]).port or 5432)
+    try:
+        return server.url if server.password_file.exists() else None
+    except PermissionError:  # root's file, and we run as the services' user
+        return None
