@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_fixed
 
-from infra.compose import ROLE_PASSWORDS
+from infra.compose.spec import ROLE_PASSWORDS
 from infra.paths import ROOT
 from infra.settings import InitSettings
 from shared.broker import ensure_events_topic

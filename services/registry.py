@@ -3,7 +3,7 @@ overview and `./fanout reconcile` read. A unit test holds compose.yml to it."""
 
 from __future__ import annotations
 
-from shared.service import Layout, Process
+from shared.dashboard.layout import Layout, Process
 
 LAYOUT = Layout(
     publisher=Process("publisher", 6065),

@@ -16,10 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from shared import dashboard
 from shared.consumer import BatchConsumer
+from shared.dashboard.layout import Layout
+from shared.dashboard.panel import Panel
 from shared.db import async_engine, read_engine
 from shared.local_only import refusal
 from shared.retention import prune_quietly, retained_tables
-from shared.service import Layout, ServiceDefinition
+from shared.service import ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
 from shared.supervision import infra_states
@@ -59,7 +61,7 @@ def prometheus_response(web: faust.web.Web, registry: CollectorRegistry) -> faus
 
 
 def create_service_app(
-    definition: ServiceDefinition, settings: ServiceSettings, layout: Layout
+    definition: ServiceDefinition, panel: Panel, settings: ServiceSettings, layout: Layout
 ) -> faust.App:
     app = faust_app(settings.service_name, settings)
     stats = ServiceStats(settings.service_name)
@@ -70,7 +72,7 @@ def create_service_app(
     reads = read_engine(
         settings.database_url, settings.read_pool_size, settings.read_statement_timeout_ms
     )
-    dashboard.register_service(app, settings, stats, consumer, reads, definition, layout)
+    dashboard.register_service(app, settings, stats, reads, definition, panel, layout)
     register_retention(app, settings, definition)
     return app
 
@@ -101,7 +103,7 @@ def register_operations(
             "batches": stats.batches,
             "assigned": sorted(stats.assigned),
             "positioned": sorted(stats.positioned),
-            "paused": consumer.fetching_paused,
+            "paused": consumer.pause.applied,
             # Under `./fanout up`: its broker's and database's state ("up", "down" …).
             "infra": infra_states(settings.supervisor_status),
         }
@@ -142,8 +144,8 @@ def register_pause_switch(
         async def post(self, request: faust.web.Request) -> faust.web.Response:
             refused = refusal(request.headers, action)
             if refused:
-                return self.json({"paused": consumer.pause_requested, "error": refused}, status=403)
-            consumer.pause_requested = paused
+                return self.json({"paused": consumer.pause.requested, "error": refused}, status=403)
+            consumer.pause.requested = paused
             return self.json({"paused": paused})
 
 
@@ -163,7 +165,7 @@ def tune_gc() -> None:
     gc.set_threshold(10_000, 50, 1000)
 
 
-def run_service(definition: ServiceDefinition, layout: Layout) -> None:
+def run_service(definition: ServiceDefinition, panel: Panel, layout: Layout) -> None:
     # From the environment, at start-up; the name is the definition's, never a variable's.
     settings = ServiceSettings(service_name=definition.name)  # type: ignore[call-arg]
-    run(create_service_app(definition, settings, layout))
+    run(create_service_app(definition, panel, settings, layout))

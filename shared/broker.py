@@ -2,7 +2,7 @@
 group's committed offsets, and the one place Kafka clients are built.
 
 Readers here join no group and commit nothing. Operator-only views (tail, group members,
-offset resets) live in ``infra/topics_ops.py`` and ``infra/groups_ops.py``.
+offset resets) live in ``infra/ops/topics.py`` and ``infra/ops/groups.py``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ until it stands alone, so only it is dead-lettered, in O(log n) transactions, pa
 kept. What the dead-letter path stores or sends is made to fit (``shared.dead_letters``): no
 input can stall a partition — neither one the client decodes nor one it cannot.
 
-One file on purpose (a little under 300 lines): the steps, what an exception does to them, and
-the consumer's lifecycle are read together.
+One file on purpose: the steps, what an exception does to them, and the consumer's lifecycle
+are read together; step 7's retries (``shared.offset_commit``) and the pause switch
+(``shared.pause_switch``) are their own modules.
 
 Records come from aiokafka's ``getmany`` — the client faust itself wraps — because faust's
 per-event stream path (~80 µs per event) would cap a process near 12k events/s; here a batch
@@ -40,8 +41,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
 from mode import Service
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,7 +53,9 @@ from shared.dead_letter_topic import DeadLetterSender
 from shared.events import Delivery, Rejected
 from shared.fetch import Fetched, Skipped, fetch
 from shared.items import Item, decode
+from shared.offset_commit import OffsetCommit
 from shared.offsets import DatabaseAssignment, DatabaseOffsets, Fenced
+from shared.pause_switch import PauseSwitch
 from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
@@ -60,7 +63,6 @@ from shared.stats import AssignmentListener, ServiceStats
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 86
-COMMIT_RETRY_S, COMMIT_RETRY_MAX_S = 0.2, 5.0
 # Something in one event's data breaks a write or the handler: that event is poison.
 POISON_ERRORS = (DataError, IntegrityError, ValueError, TypeError, KeyError, ArithmeticError)
 
@@ -79,11 +81,12 @@ class BatchConsumer(Service):
         self.engine = engine
         self.stats = stats
         self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
-        self.pause_requested = False  # set by the dashboard's /pause and /resume
-        self.fetching_paused = False  # whether the loop has applied it (shown on /health)
-        self._switched: set[TopicPartition] = set()  # what the pause switch paused
-        self.dead_letters = DeadLetterSender(settings)
+        self.pause = PauseSwitch()  # set by the dashboard's /pause and /resume
+        self.dlq = DeadLetterSender(settings)  # the dead-letter topic (step 6)
         self._stopping = False
+        self.commit_offsets = OffsetCommit(  # step 7
+            settings.service_name, settings.events_topic, stats, lambda: self._stopping
+        )
         self._kafka: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.offsets = (  # None: OFFSET_STORE=kafka, today's loop exactly
@@ -98,7 +101,7 @@ class BatchConsumer(Service):
         replication = await broker.replication_of(s.kafka_bootstrap_servers, s.events_topic)
         for topic in (s.dlq_topic, s.redrive_topic):
             await broker.ensure_events_topic(s.kafka_bootstrap_servers, topic, 1, replication)
-        await self.dead_letters.start()
+        await self.dlq.start()
         self._kafka = broker.consumer(  # offsets move only in step 7 below
             s.bootstrap_list,
             s.group,
@@ -129,7 +132,7 @@ class BatchConsumer(Service):
                 log.warning("consume loop did not finish in time; its batch will be redelivered")
         if self._kafka is not None:
             await self._kafka.stop()
-        await self.dead_letters.stop()
+        await self.dlq.stop()
 
     async def _run(self) -> None:
         assert self._kafka is not None
@@ -146,7 +149,7 @@ class BatchConsumer(Service):
     async def step(self, kafka: AIOKafkaConsumer) -> None:
         s = self.settings
         await self.resolve_positions(kafka)
-        self.pause_switch(kafka)
+        self.pause.apply(kafka, self.offsets.owned.keys() if self.offsets is not None else None)
         # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
         fetched = await fetch(kafka, s.batch_within_ms, s.batch_max)
         if self.offsets is not None:  # database mode: only what the database does not hold
@@ -179,21 +182,6 @@ class BatchConsumer(Service):
             await kafka.position(tp)
         self.stats.set_positioned(owned, self.settings.events_topic)
 
-    def pause_switch(self, kafka: AIOKafkaConsumer) -> None:
-        """While paused, fetch nothing — between batches, so the last one is committed — but
-        keep polling: the process, its group membership and its dashboard stay. It resumes
-        only what it paused, and never a partition database mode still holds unclaimed."""
-        if self.pause_requested:
-            mine = kafka.assignment() - kafka.paused()  # assigned meanwhile too
-            kafka.pause(*mine)
-            self._switched |= mine
-        elif self._switched:
-            claimed = self.offsets.owned.keys() if self.offsets is not None else None
-            kafka.resume(*(tp for tp in self._switched & kafka.assignment()
-                           if claimed is None or tp in claimed))  # fmt: skip
-            self._switched = set()
-        self.fetching_paused = self.pause_requested
-
     async def process(self, kafka: AIOKafkaConsumer, fetched: Fetched) -> None:
         items = decode(fetched)
         started = time.perf_counter()
@@ -201,7 +189,7 @@ class BatchConsumer(Service):
         self.stats.record_batch(outcome, time.perf_counter() - started)
         self.crash_window()
         if self.offsets is None:  # (database mode sent them before its commit)
-            await self.dead_letters.send(outcome.letters)  # step 6
+            await self.dlq.send(outcome.letters)  # step 6
         self.stats.dead_lettered.labels(self.settings.service_name).inc(len(outcome.letters))
         if self.offsets is None:
             await self.commit_offsets(kafka, fetched.commit_offsets)  # step 7
@@ -217,7 +205,7 @@ class BatchConsumer(Service):
         async with self.engine.begin() as conn:
             claim = await inbox.claim(conn, tables.inbox, deliveries)  # 1
             await self.service.handler(conn, claim.new, claim.absorbed)  # 2
-            letters = self.dead_letters.letters([*rejected, *claim.conflicts])
+            letters = dead_letters.of([*rejected, *claim.conflicts], self.dlq.payload_cap)
             first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3
             outcome = await progress.record(  # 4
                 conn, tables.progress, claim, letters, first, skipped
@@ -225,7 +213,7 @@ class BatchConsumer(Service):
             if self.offsets is None:
                 return outcome
             moved = await self.offsets.advance(conn, items)  # 4, database mode: the offsets
-            await self.dead_letters.send(letters)  # 6 before 5: no re-read would send them
+            await self.dlq.send(letters)  # 6 before 5: no re-read would send them
         self.offsets.advanced(moved)
         return outcome
 
@@ -266,42 +254,6 @@ class BatchConsumer(Service):
                 flush=True,
             )
             os._exit(CRASH_EXIT_CODE)
-
-    async def commit_offsets(
-        self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
-    ) -> None:
-        """Step 7. The batch is in the database already: a commit the broker cannot take now
-        (it restarts, its coordinator moves) is tried again, not the batch — re-reading it would
-        absorb it once more per attempt."""
-        delay = COMMIT_RETRY_S
-        while True:
-            try:
-                return await self._commit(kafka, offsets)
-            except KafkaError as exc:
-                if not getattr(exc, "retriable", False) or self._stopping:
-                    raise
-                log.warning("offset commit not taken (%r); trying again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)  # backoff while the broker comes back
-                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
-
-    async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-        owned = kafka.assignment()
-        mine = {tp: off for tp, off in offsets.items() if tp in owned}
-        try:
-            if mine:
-                await kafka.commit(mine)
-                self.stats.record_commit(
-                    {
-                        tp.partition: off
-                        for tp, off in mine.items()
-                        if tp.topic == self.settings.events_topic
-                    }
-                )
-        except (CommitFailedError, IllegalStateError) as exc:
-            # A rebalance moved partitions away: their new owner redelivers from the last
-            # committed offset and the inbox absorbs what this batch already applied.
-            self.stats.commit_failures.labels(self.settings.service_name).inc()
-            log.warning("offset commit refused after rebalance (harmless): %r", exc)
 
 
 def position(item: Delivery | Rejected) -> str:

@@ -8,15 +8,17 @@ from typing import Any
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from shared import bulk
+
 READ_STATEMENT_TIMEOUT_MS = 3000  # the publisher's overview; services: their settings
-READ_POOL_WAIT_S = 2.0
-READ_APPLICATION = "fanout-dashboard"  # a page read waits this long for a free connection, then 503
+READ_POOL_WAIT_S = 2.0  # a page read waits this long for a free connection, then 503
+READ_APPLICATION = "fanout-dashboard"  # pg_stat_activity tells the dashboards' sessions apart
 # The database is unavailable or busy: wait and try the same transaction again.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
@@ -29,7 +31,9 @@ def driver_url(url: str) -> str:
 
 def async_engine(url: str, pool_size: int = 4) -> AsyncEngine:
     # pool_pre_ping: after a database restart, stale connections are replaced, not used.
-    return create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "connect", _adapt)
+    return engine
 
 
 def read_engine(url: str, pool_size: int, statement_timeout_ms: int) -> AsyncEngine:
@@ -38,7 +42,7 @@ def read_engine(url: str, pool_size: int, statement_timeout_ms: int) -> AsyncEng
     more sessions), each statement cut off by the server after ``statement_timeout_ms``. So
     however many heavy GETs arrive, they hold at most ``pool_size`` sessions for at most that
     long each, and the consume loop's own connections are never theirs to take."""
-    return create_async_engine(
+    engine = create_async_engine(
         driver_url(url),
         pool_size=pool_size,
         max_overflow=0,
@@ -46,9 +50,11 @@ def read_engine(url: str, pool_size: int, statement_timeout_ms: int) -> AsyncEng
         pool_pre_ping=True,
         connect_args={
             "options": f"-c statement_timeout={int(statement_timeout_ms)}",
-            "application_name": READ_APPLICATION,  # pg_stat_activity tells them apart
+            "application_name": READ_APPLICATION,
         },
     )
+    event.listen(engine.sync_engine, "connect", _adapt)  # the kit's adapters, as every engine
+    return engine
 
 
 def while_db_unavailable(on_retry: Callable[[BaseException | None], None]) -> AsyncRetrying:
@@ -67,7 +73,23 @@ def while_db_unavailable(on_retry: Callable[[BaseException | None], None]) -> As
 
 
 def sync_engine(url: str) -> Engine:
-    return create_engine(driver_url(url), pool_pre_ping=True)
+    engine = create_engine(driver_url(url), pool_pre_ping=True)
+    event.listen(engine, "connect", _adapt)
+    return engine
+
+
+def _adapt(dbapi_connection: Any, record: object) -> None:
+    del record
+    adapt(getattr(dbapi_connection, "driver_connection", dbapi_connection))
+
+
+def adapt(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Teach a connection the kit's adapters (every engine here does it on connect) — never
+    psycopg's global map, so importing the kit changes no other code's connections."""
+    adapters = connection.adapters
+    adapters.register_loader("timestamptz", LenientTimestamptzLoader)
+    adapters.register_loader("timestamptz", LenientTimestamptzBinaryLoader)
+    bulk.register(adapters)
 
 
 class _Lenient:
@@ -88,7 +110,3 @@ class LenientTimestamptzLoader(_Lenient, TimestamptzLoader):
 
 class LenientTimestamptzBinaryLoader(_Lenient, TimestamptzBinaryLoader):
     pass
-
-
-psycopg.adapters.register_loader("timestamptz", LenientTimestamptzLoader)
-psycopg.adapters.register_loader("timestamptz", LenientTimestamptzBinaryLoader)

@@ -18,7 +18,6 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from shared.broker import BrokerError, topic_config
 from shared.dead_letters import DeadLetter, payload_cap
-from shared.events import Rejected
 from shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,6 @@ class DeadLetterSender:
     async def stop(self) -> None:
         if self.producer is not None:
             await self.producer.stop()
-
-    def letters(self, rejected: Sequence[Rejected]) -> list[DeadLetter]:
-        return [DeadLetter.of(r, self.payload_cap) for r in rejected]
 
     async def send(self, letters: Sequence[DeadLetter]) -> None:
         """Send and wait for the broker; a letter refused for its content goes again in its

@@ -108,6 +108,11 @@ class DeadLetter:
         return out
 
 
+def of(rejected: Sequence[Rejected], cap: int) -> list[DeadLetter]:
+    """The letters of ``rejected``, each payload cut at ``cap`` (the dead-letter topic's)."""
+    return [DeadLetter.of(r, cap) for r in rejected]
+
+
 def error_class(r: Rejected) -> str:
     """``handler_error`` messages start with the exception's class name."""
     return r.error.split(":", 1)[0] if r.reason == "handler_error" else "fanout.InvalidEvent"

@@ -17,8 +17,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared.bulk import Stage, StagedInsert
 from shared.events import Delivery, Rejected
-from shared.staging import Stage, StagedInsert
 
 COLUMNS = ("event_id", "fingerprint", "partition", "kafka_offset", "event_time")
 

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.db import async_engine, read_engine
 from shared.schema import ConsumerTables, consumer_tables
 
 
@@ -147,6 +148,38 @@ async def read_states(
             )
             for s, group in groups.items()
         }
+
+
+async def read_states_where(
+    engines: Mapping[str, AsyncEngine], groups: Mapping[str, str], topic: str
+) -> dict[str, ServiceState]:
+    """``read_states`` with each service read where it lives (``engines``: service → its
+    database; a database per service, or one for all): one read-only transaction per database."""
+    out: dict[str, ServiceState] = {}
+    for engine in dict.fromkeys(engines.values()):  # each database once, in the services' order
+        here = {s: g for s, g in groups.items() if engines[s] is engine}
+        out |= await read_states(engine, here, topic)
+    return out
+
+
+def engines_for(
+    urls: Mapping[str, str], pool_size: int, statement_timeout_ms: int | None = None
+) -> dict[str, AsyncEngine]:
+    """Per service, an engine on its URL; services that share a URL share the engine. With
+    ``statement_timeout_ms``: a dashboards' read pool (``read_engine``), else a plain one."""
+
+    def make(url: str) -> AsyncEngine:
+        if statement_timeout_ms is None:
+            return async_engine(url, pool_size=pool_size)
+        return read_engine(url, pool_size, statement_timeout_ms)
+
+    by_url = {url: make(url) for url in dict.fromkeys(urls.values())}
+    return {s: by_url[url] for s, url in urls.items()}
+
+
+async def dispose(engines: Mapping[str, AsyncEngine]) -> None:
+    for engine in dict.fromkeys(engines.values()):
+        await engine.dispose()
 
 
 def utcnow() -> datetime:

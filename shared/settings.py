@@ -5,6 +5,7 @@ Variable names are exactly those in compose.yml.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,9 +103,18 @@ class PublisherSettings(KafkaSettings):
     web_port: int = 6065
     reader_database_url: str | None = None  # fanout_reader role: the overview's read side
     reader_database_password_file: Path | None = None  # when that URL carries no password
+    # A database per service: service → the fanout_reader URL on its server (JSON); a service
+    # not named here is read at reader_database_url.
+    reader_database_urls: dict[str, str] = Field(default_factory=dict)
     # The overview reads each service's consumer group: its name unless set here, as JSON
     # ({"billing": "billing-2"}), like a service's own CONSUMER_GROUP.
     consumer_groups: dict[str, str] = Field(default_factory=dict)
+
+    def reader_urls(self, services: Iterable[str]) -> dict[str, str]:
+        """Where the overview reads each service (none: the overview shows the broker only)."""
+        base = self.reader_database_url
+        urls = {s: self.reader_database_urls.get(s, base) for s in services}
+        return {s: url for s, url in urls.items() if url}
 
     @model_validator(mode="before")
     @classmethod

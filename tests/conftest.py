@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from infra.init import migrate
+from infra.local.stack import Stack
 from infra.settings import suite_settings
-from infra.stack import Stack
 from tests.support.db import Db
 
 

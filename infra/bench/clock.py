@@ -20,8 +20,8 @@ from pathlib import Path
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from infra import proc
-from infra.stack import Stack
+from infra.local import proc
+from infra.local.stack import Stack
 
 Procs = dict[str, subprocess.Popen[bytes]]
 

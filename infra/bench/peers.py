@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 
-from infra import proc
 from infra.bench.clock import Procs
+from infra.local import proc
+from infra.local.stack import Stack
 from infra.paths import ROOT, cache_dir
-from infra.stack import Stack
 
 COPIES = 3
 QUIX_REQUIREMENTS = ROOT / "infra" / "bench" / "peer" / "requirements-quix.txt"

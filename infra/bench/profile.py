@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from infra import proc
+from infra.local import proc
 
 RATE_HZ = 250
 _LOCATION = re.compile(r" \(([^)]*?):\d+\)$")

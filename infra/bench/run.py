@@ -25,9 +25,9 @@ from infra.bench import services as bench_services
 from infra.bench.burst import Burst, measure
 from infra.bench.clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
 from infra.init import migrate
+from infra.local.stack import Stack
+from infra.local.supervisor import Supervisor
 from infra.settings import BenchStackSettings
-from infra.stack import Stack
-from infra.supervisor import Supervisor
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES

@@ -9,8 +9,8 @@ import psycopg
 
 from infra.bench import peers as bench_peers
 from infra.bench.clock import GroupWatch, Procs, drain
-from infra.stack import Stack
-from infra.supervisor import Supervisor
+from infra.local.stack import Stack
+from infra.local.supervisor import Supervisor
 from services.registry import SERVICES
 
 if TYPE_CHECKING:

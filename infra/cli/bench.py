@@ -25,6 +25,10 @@ def bench(
     profile: Annotated[
         str | None, typer.Option(help="py-spy profile of one service while it drains.")
     ] = None,
+    plan: Annotated[
+        int | None,
+        typer.Option(min=1, help="Also print what RATE events/s needs, from this run's numbers."),
+    ] = None,
 ) -> None:
     """Drain a pre-filled backlog with fanout's services and the no-framework ceiling (and
     --peer quix), then latency, memory and the database ceiling, on a private stack."""
@@ -36,4 +40,11 @@ def bench(
     if profile is not None and profile not in SERVICES:
         raise typer.BadParameter(f"--profile takes one of {', '.join(SERVICES)}")
     opts = BenchOptions(events_, rate, latency_events, batch, tuple(peer or []), profile)
-    report(console(), run_bench(opts))
+    result = run_bench(opts)
+    report(console(), result)
+    if plan is not None:
+        from infra.bench.plan import inputs_of
+        from infra.bench.plan import plan as plan_for
+
+        inputs = inputs_of(result, SERVICES)
+        console().print(*plan_for(plan, inputs).lines(inputs), sep="\n")

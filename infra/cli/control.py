@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from infra.local.supervisor import read_status, signal_named
 from infra.paths import state_root
-from infra.supervisor import read_status, signal_named
 
 console = Console()
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from infra.cli.options import default_bootstrap
-from infra.dlq_ops import read_newest, redrive
+from infra.ops.dlq import read_newest, redrive
 from shared.settings import dlq_topic, redrive_topic
 from shared.text import printable
 

@@ -14,7 +14,6 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from infra import groups_db, groups_ops
 from infra.cli.options import (
     BootstrapOption,
     bootstrap_of,
@@ -23,7 +22,9 @@ from infra.cli.options import (
     offset_text,
     run_broker,
 )
-from infra.groups_ops import OffsetMove, PartitionLag, ResetTarget
+from infra.ops import groups as groups_ops
+from infra.ops import groups_db
+from infra.ops.groups import OffsetMove, PartitionLag, ResetTarget
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -20,12 +21,11 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from infra.cli.options import BootstrapOption, default_bootstrap
+from infra.local.stack import Stack
 from infra.settings import StackSettings
-from infra.stack import Stack
 from services.registry import SERVICES
 from shared import readside
 from shared import reconcile as recon
-from shared.db import async_engine
 from shared.reconcile import ServiceRecon
 
 EXIT_GAP = 1
@@ -46,32 +46,48 @@ def parse_groups(values: list[str] | None, services: list[str] | None = None) ->
     if unknown:
         raise typer.BadParameter(f"no service {', '.join(unknown)}", param_hint="SERVICE")
     groups = {s: s for s in SERVICES if not services or s in services}
+    return {**groups, **parse_pairs(values, "--group", tuple(groups))}
+
+
+def parse_pairs(
+    values: list[str] | None, option: str, services: tuple[str, ...] = SERVICES
+) -> dict[str, str]:
+    """``SERVICE=VALUE`` options (repeatable) as service → value."""
+    pairs = {}
     for value in values or []:
-        service, sep, group = value.partition("=")
-        if not sep or service not in groups or not group:
+        service, sep, given = value.partition("=")
+        if not sep or service not in services or not given:
             raise typer.BadParameter(
-                f"{value!r}: expected SERVICE=GROUP with SERVICE one of {', '.join(SERVICES)}",
-                param_hint="--group",
+                f"{value!r}: expected SERVICE=VALUE with SERVICE one of {', '.join(services)}",
+                param_hint=option,
             )
-        groups[service] = group
-    return groups
+        pairs[service] = given
+    return pairs
 
 
 async def snapshot(
-    bootstrap: str, database_url: str, topic: str, groups: dict[str, str]
+    bootstrap: str, database_url: str | Mapping[str, str], topic: str, groups: dict[str, str]
 ) -> list[ServiceRecon]:
-    """One reading: committed offsets, then the database, then log ends (``read_around``: no
-    reading contradicts itself on a live stream); raises RuntimeError when either side cannot
-    be read."""
-    engine = async_engine(database_url, pool_size=1)
+    """One reading: committed offsets, then the database(s), then log ends (``read_around``:
+    no reading contradicts itself on a live stream); raises RuntimeError when either side
+    cannot be read. ``database_url``: one for all, or per service (a database per service)."""
+    urls = (
+        dict.fromkeys(groups, database_url)
+        if isinstance(database_url, str)
+        else {s: database_url[s] for s in groups}
+    )
+    engines = readside.engines_for(urls, pool_size=1)
     try:
         facts, states = await recon.read_around(
-            bootstrap, topic, groups.values(), lambda: readside.read_states(engine, groups, topic)
+            bootstrap,
+            topic,
+            groups.values(),
+            lambda: readside.read_states_where(engines, groups, topic),
         )
     except (SQLAlchemyError, OSError) as exc:
         raise RuntimeError(f"database: {getattr(exc, 'orig', None) or exc}") from exc
     finally:
-        await engine.dispose()
+        await readside.dispose(engines)
     if not facts.reachable:
         raise RuntimeError(f"Kafka at {bootstrap}: {facts.error}")
     return [recon.reconcile(s, g, facts, states[s]) for s, g in groups.items()]
@@ -87,7 +103,11 @@ def settled(recons: list[ServiceRecon], target: dict[int, int] | None) -> bool:
 
 
 async def poll_until_reconciled(
-    bootstrap: str, database_url: str, topic: str, groups: dict[str, str], wait: float
+    bootstrap: str,
+    database_url: str | Mapping[str, str],
+    topic: str,
+    groups: dict[str, str],
+    wait: float,
 ) -> tuple[list[ServiceRecon] | None, str | None]:
     """Read until every group has no gap and has committed everything published before the
     call (a live stream never reaches its log end: that would never end), or until ``wait``
@@ -181,6 +201,14 @@ DatabaseUrl = Annotated[
         show_default="$READER_DATABASE_URL, else the ./fanout up database as fanout_reader",
     ),
 ]
+ServiceUrls = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service-database-url",
+        help="SERVICE=URL for a service in a database of its own (repeatable); the others are"
+        " read at --database-url.",
+    ),
+]
 Topic = Annotated[
     str | None, typer.Option("--topic", show_default="multi-app-events", help="The events topic.")
 ]
@@ -208,6 +236,7 @@ def reconcile(
     topic: Topic = None,
     group: Groups = None,
     wait: Wait = 0,
+    service_database_url: ServiceUrls = None,
 ) -> None:
     """Below each group's committed offset: applied + copies + invalid + skipped, per service
     and partition; above it: in flight.
@@ -221,7 +250,8 @@ def reconcile(
     name = topic or settings.topic
     groups = parse_groups(group, services)
     server = bootstrap or default_bootstrap()
-    recons, error = asyncio.run(poll_until_reconciled(server, url, name, groups, wait))
+    urls = {s: url for s in groups} | parse_pairs(service_database_url, "--service-database-url")
+    recons, error = asyncio.run(poll_until_reconciled(server, urls, name, groups, wait))
     if recons is None:
         _console().print(f"[red]cannot reconcile:[/] {error}", highlight=False)
         raise typer.Exit(EXIT_UNREADABLE)

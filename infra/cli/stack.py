@@ -13,13 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from infra import cleanup
-from infra.compose import COMPOSE
-from infra.compose_v1 import docker_compose_config
+from infra.compose.spec import COMPOSE
+from infra.compose.v1 import docker_compose_config
+from infra.local import cleanup
+from infra.local.stack import Stack, redacted
+from infra.local.supervisor import Supervisor, read_status, signal_named
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
-from infra.stack import Stack, redacted
-from infra.supervisor import Supervisor, read_status, signal_named
 
 console = Console()
 
@@ -181,7 +181,7 @@ def write_env() -> None:
     """Write .env next to compose.yml with random passwords (never overwrites one).
 
     Optional: without one, `docker compose up` makes its own passwords on first start."""
-    from infra.secrets import DOTENV, write_dotenv
+    from infra.compose.secrets import DOTENV, write_dotenv
 
     done = write_dotenv()
     console.print(f"{DOTENV}: {'written (mode 600)' if done else 'exists, left as it is'}")
@@ -190,8 +190,8 @@ def write_env() -> None:
 def test(ctx: typer.Context) -> None:
     """Install what is missing, start a private broker and database, run the whole suite."""
     from infra.containers.engine import ensure_installed
-    from infra.kafka.broker import ensure_jars
-    from infra.system import postgres_bindir
+    from infra.kafka.server import ensure_jars
+    from infra.local.system import postgres_bindir
 
     ensure_jars()
     postgres_bindir()

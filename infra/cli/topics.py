@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from infra import topics_ops
 from infra.cli.options import (
     BootstrapOption,
     bootstrap_of,
@@ -18,7 +17,8 @@ from infra.cli.options import (
     describe_by_default,
     run_broker,
 )
-from infra.topics_ops import Shown
+from infra.ops import topics as topics_ops
+from infra.ops.topics import Shown
 from shared.fetch import Undecodable
 from shared.text import printable
 

@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra import proc
-from infra.compose_v1 import docker_compose
+from infra.compose.v1 import docker_compose
+from infra.local import proc
+from infra.local.system import ensure_command
 from infra.paths import ROOT
-from infra.system import ensure_command
-from shared.polling import wait_for
+from infra.polling import wait_for
 
 # Machine-wide on purpose: stand-in images are built once per machine, not once per clone.
 DEFAULT_HOME = Path("/var/lib/fanout-containers")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.containers.engine import EngineError, Podman
-from infra.kafka.broker import LOG4J, ensure_jars, ensure_tool_jar, kafka_version
+from infra.kafka.server import LOG4J, ensure_jars, ensure_tool_jar, kafka_version
 
 HERE = Path(__file__).resolve().parent / "standins"
 SUITE = "bookworm"

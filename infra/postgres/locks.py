@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from infra import proc
+from infra.local import proc
 
 
 def lock_pid(path: Path) -> int | None:

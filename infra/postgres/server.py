@@ -25,10 +25,10 @@ from typing import Any
 
 import psycopg
 
-from infra import proc
+from infra.local import proc
+from infra.local.system import postgres_bindir
+from infra.polling import GiveUp, wait_for
 from infra.postgres.locks import clear_stale
-from infra.system import postgres_bindir
-from shared.polling import GiveUp, wait_for
 from shared.schema import READER_ROLE
 from shared.secret_files import derived_password
 

@@ -12,10 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from infra.cli.reconcile import snapshot
+from infra.polling import async_wait_for
 from infra.scenarios.engine import Check, Say
 from infra.scenarios.platform import POLL_S, Platform
 from shared.db import async_engine
-from shared.polling import async_wait_for
 from shared.reconcile import ServiceRecon
 
 # Per partition, a half-open range of offsets [start, end).

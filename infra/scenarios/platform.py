@@ -16,19 +16,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.instances import scale_path
+from infra.local.instances import scale_path, store_path
+from infra.local.proc import pid_alive
+from infra.local.supervisor import held_path, read_status, signal_named
 from infra.paths import state_root
+from infra.polling import async_wait_for
 from infra.postgres.server import PostgresServer
-from infra.proc import pid_alive
 from infra.scenarios.engine import CannotRun
 from infra.settings import ScenarioSettings
-from infra.supervisor import held_path, read_status, signal_named
 from services.publisher.generator import events
 from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
 from shared.events import Event
 from shared.local_only import action_request, crash_request
-from shared.polling import async_wait_for
 from shared.schema import READER_ROLE
 from shared.secret_files import derived_password
 
@@ -102,6 +102,44 @@ class Platform:
             path.write_text(str(count))
         else:
             path.unlink(missing_ok=True)
+
+    async def redeploy(self, name: str, store: str | None) -> int:
+        """Restart ``name`` with the offset strategy ``store`` (None: compose.yml's) as a
+        redeploy does: a clean stop (its last batch committed), a start by the supervisor;
+        returns the new pid once it reads its partitions with that strategy."""
+        path = store_path(
+            self.need_processes(f"{name.upper()}_OFFSET_STORE=... docker compose up -d {name}"),
+            name,
+        )
+        if store is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(store)
+        old = self.current(name).pid
+        await self.stop(name)
+        new = await self.wait_restarted(name, old or 0)
+        await self.wait_reading(name, store or "kafka")
+        return new
+
+    async def wait_reading(self, name: str, store: str, timeout: float = 90) -> None:
+        """Until ``name``'s /health says ``store`` and every assigned partition positioned."""
+
+        async def reading() -> bool:
+            try:
+                h = await self.health(name)
+            except OSError:  # its dashboard is not up yet
+                return False
+            return (
+                h.get("offset_store") == store
+                and bool(h["assigned"])
+                and (h["assigned"] == h["positioned"])
+            )
+
+        await async_wait_for(
+            reading, timeout=timeout, what=f"{name} to read with OFFSET_STORE={store}",
+            interval=POLL_S,
+        )  # fmt: skip
 
     def current(self, name: str) -> ServiceAt:
         """``name`` as the supervisor's status file shows it now (its pid changes on restart)."""

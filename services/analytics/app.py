@@ -8,7 +8,7 @@ from services.registry import LAYOUT
 from shared.app import run_service
 from shared.service import ServiceDefinition
 
-DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle, dashboard.PANEL)
+DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle)
 
 if __name__ == "__main__":
-    run_service(DEFINITION, LAYOUT)
+    run_service(DEFINITION, dashboard.PANEL, LAYOUT)

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics import queries
 from shared.dashboard.http import query_int
+from shared.dashboard.panel import Panel
 from shared.dashboard.service_views import ServiceDashboard
 from shared.events import EVENT_TYPES
-from shared.service import Panel
 
 
 async def minutes_body(conn: AsyncConnection, minutes: int) -> dict[str, Any]:

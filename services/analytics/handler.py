@@ -19,9 +19,9 @@ UPSERT = _stmt.on_conflict_do_update(
 
 
 async def handle(
-    conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
+    conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
-    del duplicates  # counted by the loop; a count must not move twice
+    del absorbed  # counted by the loop; a count must not move twice
     counts = Counter(
         (d.event.occurred_at.replace(second=0, microsecond=0), d.event.event_type) for d in new
     )

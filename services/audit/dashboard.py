@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.audit import queries
 from shared.dashboard.http import ReadFailed, json_response, query_int
+from shared.dashboard.panel import Panel
 from shared.dashboard.service_views import ServiceDashboard
-from shared.service import Panel
 
 
 async def event_body(conn: AsyncConnection, event_id: uuid.UUID) -> dict[str, Any] | None:

@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.audit.tables import deliveries, events
-from shared.bulk import arrays, unnest
+from shared.bulk import DirectCopy, arrays, unnest
 from shared.events import Delivery
-from shared.staging import DirectCopy
 
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
 # Straight in: the inbox has already told new events from seen ones. Deliveries keep the
@@ -29,7 +28,7 @@ COUNT_REDELIVERY = (
 
 
 async def handle(
-    conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
+    conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
     if new:
         rows = (
@@ -38,10 +37,10 @@ async def handle(
         )
         await INSERT.execute(conn, rows)
     deliveries = [(d.event.event_id, d.topic, d.partition, d.offset, True) for d in new]
-    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in duplicates]
+    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in absorbed]
     await RECORD_DELIVERIES.execute(conn, deliveries)
     # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
-    repeats = Counter(d.event.event_id for d in duplicates)
+    repeats = Counter(d.event.event_id for d in absorbed)
     if repeats:
         ids = sorted(repeats)
         await conn.execute(COUNT_REDELIVERY, arrays(id=ids, n=(repeats[i] for i in ids)))

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.billing import queries
 from shared.dashboard.http import query_int
+from shared.dashboard.panel import Panel
 from shared.dashboard.service_views import ServiceDashboard
-from shared.service import Panel
 
 
 async def ledger_body(conn: AsyncConnection, top: int) -> dict[str, Any]:

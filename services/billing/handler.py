@@ -9,9 +9,8 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.billing.tables import balances, ledger
-from shared.bulk import arrays, bulk_insert
+from shared.bulk import DirectCopy, arrays, bulk_insert
 from shared.events import Delivery, Event
-from shared.staging import DirectCopy
 
 # Used when a buy/sell event carries no amount (the seed's events never do).
 PRICES = {"buy": Decimal("10.00"), "sell": Decimal("8.00")}
@@ -37,9 +36,9 @@ def entry_amount(event: Event) -> Decimal:
 
 
 async def handle(
-    conn: AsyncConnection, new: Sequence[Delivery], duplicates: Sequence[Delivery]
+    conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
-    del duplicates  # a redelivered purchase must not be charged twice
+    del absorbed  # a redelivered purchase must not be charged twice
     billable = [d.event for d in new if d.event.event_type in PRICES]
     if not billable:
         return

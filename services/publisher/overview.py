@@ -3,7 +3,8 @@ one consumer group per service (services/registry.py), and the reconciliation of
 published with what each service applied and committed.
 
 The overview reads the services' schemas as the read-only ``fanout_reader`` role
-(READER_DATABASE_URL); without it the page still shows the broker's side.
+(READER_DATABASE_URL; with a database per service, READER_DATABASE_URLS names each one's);
+without it the page still shows the broker's side.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def counter_value(counter: Counter) -> int:
 class Overview:
     settings: PublisherSettings
     groups: dict[str, str]
-    engine: AsyncEngine | None
+    engines: dict[str, AsyncEngine]  # per service, where it lives (none: broker side only)
     counters: dict[str, Counter]
     cache: Cached = field(default_factory=Cached)
     # (unix second, events sent so far), sampled every second: the published/s chart.
@@ -59,12 +60,12 @@ class Overview:
         )
 
     async def read_states(self) -> tuple[dict[str, ServiceState], str | None]:
-        if self.engine is None:
+        if not self.engines:
             return {}, "READER_DATABASE_URL is not set"
-        engine = self.engine
+        engines, topic = self.engines, self.settings.events_topic
+        groups = {s: g for s, g in self.groups.items() if s in engines}
         try:
-            topic = self.settings.events_topic
-            return await guarded(lambda: readside.read_states(engine, self.groups, topic)), None
+            return await guarded(lambda: readside.read_states_where(engines, groups, topic)), None
         except ReadFailed as exc:
             return {}, str(exc)
 

@@ -14,13 +14,13 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import faust
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from shared import readside
-from shared.consumer import BatchConsumer
 from shared.dashboard.http import (
     Cached,
     Pages,
@@ -30,10 +30,11 @@ from shared.dashboard.http import (
     nav,
     query_int,
 )
+from shared.dashboard.layout import Layout
 from shared.dashboard.partition_rows import partition_rows
 from shared.readside import PartitionProgress
 from shared.reconcile import BrokerFacts, read_around
-from shared.service import Layout, ServiceDefinition
+from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import ServiceStats
 
@@ -49,6 +50,8 @@ class Snapshot:
 
 
 Read = Callable[[AsyncConnection], Awaitable[Any]]
+# A service's last persisted events, its own columns: (connection, limit) → rows.
+RecentRows = Callable[[AsyncConnection, int], Awaitable[list[dict[str, Any]]]]
 DbSide = tuple[dict[int, PartitionProgress], dict[int, int]]  # progress, offsets rows
 
 
@@ -56,10 +59,11 @@ DbSide = tuple[dict[int, PartitionProgress], dict[int, int]]  # progress, offset
 class ServiceDashboard:
     settings: ServiceSettings
     stats: ServiceStats
-    consumer: BatchConsumer
     engine: AsyncEngine
     definition: ServiceDefinition
     layout: Layout
+    web: Path  # its panel's folder (panel.html, panel.js)
+    recent_rows: RecentRows
     cache: Cached = field(default_factory=Cached)
 
     @property
@@ -182,7 +186,7 @@ class ServiceDashboard:
         }
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
-        recent = self.definition.panel.recent
+        recent = self.recent_rows
         return await self.read(f"recent:{limit}", lambda conn: recent(conn, limit))  # type: ignore[no-any-return]
 
 
@@ -192,7 +196,7 @@ def _total(rows: list[dict[str, Any]], key: str) -> int | None:
 
 
 def register_common(app: faust.App, dash: ServiceDashboard) -> None:
-    pages = Pages(dash.definition.panel.web)
+    pages = Pages(dash.web)
 
     @app.page("/", name="dashboard_page")
     async def page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:

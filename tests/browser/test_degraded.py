@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.browser.helpers import SHOWN_WITHIN_MS, n, off_loop, shows
 from tests.support.db import Db
 from tests.support.kafka import new_topic

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.browser.helpers import cell, off_loop, shows
 from tests.support.db import Db
 from tests.support.kafka import new_topic, produce

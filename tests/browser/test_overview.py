@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from infra.stack import Stack
-from shared.polling import wait_for
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from tests.browser.helpers import cell, n, off_loop, shows
 from tests.support.catalog import SERVICES
 from tests.support.db import Db

@@ -11,8 +11,8 @@ import time
 import pytest
 from playwright.sync_api import Page
 
-from infra.stack import Stack
-from shared.polling import wait_for
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from tests.browser.helpers import off_loop
 from tests.support.catalog import SERVICES
 from tests.support.db import Db

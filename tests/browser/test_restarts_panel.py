@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from infra.supervisor import Supervisor
-from shared.polling import wait_for
+from infra.local.supervisor import Supervisor
+from infra.polling import wait_for
 from tests.browser.helpers import SHOWN_WITHIN_MS, cell, off_loop, shows
 from tests.support.kafka import new_topic
 from tests.support.processes import ServiceProcess, stopped_at_exit

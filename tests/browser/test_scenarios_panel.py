@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from infra.stack import Stack
-from shared.polling import wait_for
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from tests.browser.helpers import off_loop
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, published

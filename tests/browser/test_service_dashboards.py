@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.browser.helpers import cell, in_background, money, n, off_loop, shows
 from tests.support.catalog import SERVICES
 from tests.support.db import Db

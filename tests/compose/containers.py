@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
+from infra.polling import GiveUp, wait_for
 from shared.broker import committed_offsets, log_end_offsets
-from shared.polling import GiveUp, wait_for
 from tests.compose.stack import SERVICES, TOPIC, Tier
 from tests.support.db import Db
 

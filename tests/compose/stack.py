@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.compose.tier import ComposeProject, HealthRunner, project_name
 from infra.containers.engine import EngineError, Podman, PodmanService, engines
 from infra.containers.images import Images
-from infra.containers.tier import ComposeProject, HealthRunner, project_name
+from infra.polling import GiveUp, wait_for
 from infra.settings import ComposeTierSettings
-from shared.polling import GiveUp, wait_for
 from shared.secret_files import read_secret
 
 INFRA = ("kafka", "postgres")

@@ -12,10 +12,10 @@ import re
 import signal
 from decimal import Decimal
 
-from infra.containers.tier import parse_time
-from infra.secrets import SECRETS
+from infra.compose.secrets import SECRETS
+from infra.compose.tier import parse_time
+from infra.polling import wait_for
 from services.publisher.generator import events as generate
-from shared.polling import wait_for
 from tests.compose.containers import ContainerService, restarted, snapshot, wait_all_committed
 from tests.compose.stack import INFRA, LONG_RUNNING, SERVICES, TOPIC, Tier
 from tests.support.db import Db

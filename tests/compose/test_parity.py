@@ -1,4 +1,4 @@
-"""One definition stays one: `./fanout up` (infra/compose.py + the supervisor) and
+"""One definition stays one: `./fanout up` (infra/compose/spec.py + the supervisor) and
 `docker compose up` must run the same services with the same commands and environment.
 
 docker-compose resolves compose.yml with the very variables the local runner uses; the local
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from infra.compose import (
+from infra.compose.spec import (
     COMPOSE_ONLY,
     INFRA_SERVICES,
     load_specs,
@@ -16,7 +16,7 @@ from infra.compose import (
     secret_variables,
     variables_used,
 )
-from infra.compose_v1 import resolved_compose
+from infra.compose.v1 import resolved_compose
 
 VARIABLES = {
     **local_variables("127.0.0.1:29092", "127.0.0.1", 25433, 16066, 6, 1, "s3cret"),

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.kafka.broker import KafkaCluster
-from infra.stack import Stack
+from infra.kafka.server import KafkaCluster
+from infra.local.stack import Stack
 from tests.support.processes import free_port_block
 
 

@@ -10,7 +10,7 @@ import os
 import random
 from contextlib import ExitStack
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import SERVICES
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic

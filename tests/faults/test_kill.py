@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from contextlib import ExitStack
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import HANDLER_TABLE, SERVICES
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic
@@ -50,7 +50,7 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
             assert [xact_status(db, x) for x in stuck[name]] == ["aborted"] * len(stuck[name])
             assert db.inbox_count(name) == 3_000
             assert db.progress_sums(name)["processed"] == 3_000
-            # The batch before it had finished all four steps: nothing is redelivered.
+            # The batch before it had finished all seven steps: nothing is redelivered.
             assert windows[name].size == 0
         print({n: f"killed mid-transaction {x}" for n, x in stuck.items()})
         for p in procs.values():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.faults.test_kill import kill_after, kill_plan
 from tests.faults.test_outages import all_alive, hold_for
 from tests.faults.test_rebalance import POLL_INTERVAL_MS, join_leave_rejoin_and_die

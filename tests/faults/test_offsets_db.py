@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from infra import groups_ops
 from infra.cli.reconcile import snapshot
-from infra.dlq_ops import read_dead_letters
-from infra.stack import Stack
+from infra.local.stack import Stack
+from infra.ops import groups as groups_ops
+from infra.ops.dlq import read_dead_letters
 from shared.settings import dlq_topic
 from tests.badinput import bad
 from tests.faults.test_outages import hold_for

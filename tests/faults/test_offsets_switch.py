@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.cli.reconcile import snapshot
+from infra.local.stack import Stack
 from infra.paths import ROOT
-from infra.stack import Stack
-from shared.polling import wait_for
+from infra.polling import wait_for
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, committed, new_topic
 from tests.support.processes import ServiceProcess, groups_of, running

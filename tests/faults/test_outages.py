@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from shared.events import Event
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, committed, new_topic

@@ -6,9 +6,9 @@ instance's refused offset commit is harmless."""
 
 from __future__ import annotations
 
-from infra.stack import Stack
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from shared.events import Event
-from shared.polling import wait_for
 from tests.support.catalog import HANDLER_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, partition_of

@@ -1,11 +1,11 @@
-"""SIGTERM is a clean stop: the batch in flight finishes all four steps, the committed offsets
+"""SIGTERM is a clean stop: the batch in flight finishes all seven steps, the committed offsets
 equal what was persisted, and a restart redelivers nothing."""
 
 from __future__ import annotations
 
 import signal
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import HANDLER_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, stable_committed

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from infra.supervisor import Supervisor
-from shared.polling import wait_for
+from infra.local.supervisor import Supervisor
+from infra.polling import wait_for
 from tests.support.kafka import new_topic
 from tests.support.processes import ServiceProcess, stopped_at_exit
 from tests.support.supervised import SupervisedStack, not_a_zombie, start_supervised

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from infra.supervisor import Supervisor
+from infra.local.supervisor import Supervisor
+from infra.polling import wait_for
 from shared.events import Event
-from shared.polling import wait_for
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, committed, new_topic
 from tests.support.processes import ServiceProcess, groups_of, running, stopped_at_exit

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.kafka.broker import KafkaCluster
-from infra.stack import Stack
+from infra.kafka.server import KafkaCluster
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from shared.broker import ensure_events_topic, topic_config
-from shared.polling import wait_for
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, in_sync, leaders, unique
 from tests.support.processes import ServiceProcess, groups_of, running

@@ -17,9 +17,9 @@ import yaml
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.compose_v1 import compose_argv, for_compose_v1, resolved_compose
+from infra.compose.secrets import SECRETS
+from infra.compose.v1 import compose_argv, for_compose_v1, resolved_compose
 from infra.paths import ROOT
-from infra.secrets import SECRETS
 
 PYTHON_SERVICES = ["secrets", "init", "publisher", "analytics", "billing", "audit"]
 LONG_RUNNING = ["publisher", "analytics", "billing", "audit"]

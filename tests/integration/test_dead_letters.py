@@ -14,10 +14,10 @@ from collections import Counter
 
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from infra.dlq_ops import read_dead_letters, read_newest, redrive
-from infra.stack import Stack
+from infra.local.stack import Stack
+from infra.ops.dlq import read_dead_letters, read_newest, redrive
+from infra.polling import wait_for
 from shared.broker import admin_client
-from shared.polling import wait_for
 from shared.settings import dlq_topic, redrive_topic
 from tests.badinput import bad
 from tests.support.catalog import SERVICES

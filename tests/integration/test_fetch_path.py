@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from shared.events import Event
 from tests.badinput import FETCH
 from tests.integration.test_hostile_input import run_cli

@@ -6,7 +6,7 @@ import asyncio
 
 import psycopg
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.kafka import committed, consume_all, ends, new_topic, produce, unique
 
 

@@ -19,9 +19,9 @@ from collections import Counter
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from infra.dlq_ops import read_dead_letters
+from infra.local.stack import Stack
+from infra.ops.dlq import read_dead_letters
 from infra.paths import ROOT
-from infra.stack import Stack
 from shared.events import MAX_VALUE_BYTES
 from shared.settings import dlq_topic
 from tests.badinput import BAD_VALUES, HOSTILE

@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from infra.local.stack import Stack
+from infra.polling import wait_for
 from infra.postgres.server import RELOCATED, PostgresServer, postgres_can_enter
-from infra.stack import Stack
 from shared.db import READ_APPLICATION
 from shared.local_only import ACTION_HEADER, crash_request
-from shared.polling import wait_for
 from tests.support.db import Db
 from tests.support.kafka import new_topic
 from tests.support.processes import running_services

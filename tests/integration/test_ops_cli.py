@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from infra.cli import app
-from infra.groups_ops import describe_group, list_groups
+from infra.ops.groups import describe_group, list_groups
+from infra.polling import wait_for
 from shared import broker
-from shared.polling import wait_for
 from tests.support.kafka import commit, committed, ends, new_topic, produce_to, unique
 
 # Wide enough that rich never folds or truncates a table cell.

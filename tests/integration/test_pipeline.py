@@ -8,7 +8,7 @@ from collections import Counter
 
 import orjson
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.catalog import SERVICES
 from tests.support.db import Db, counters
 from tests.support.kafka import PARTITIONS, committed, new_topic, produce

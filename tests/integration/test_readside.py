@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from services.analytics import queries as analytics
 from services.audit import queries as audit
 from services.billing import queries as billing

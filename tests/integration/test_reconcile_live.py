@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, committed, ends, new_topic
 from tests.support.processes import groups_of, running_services

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.stack import Stack
+from infra.local.stack import Stack
 from tests.support.db import Db, counters, role_url
 from tests.support.kafka import PARTITIONS, committed, new_topic, wait_committed_to_end
 from tests.support.processes import running_services

@@ -9,7 +9,7 @@ import asyncio
 from typer.testing import CliRunner
 
 from infra.cli import app
-from infra.stack import Stack
+from infra.local.stack import Stack
 from services.audit.tables import RETAINED
 from shared.db import async_engine
 from shared.retention import prune, retained_tables

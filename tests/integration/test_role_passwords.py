@@ -11,8 +11,8 @@ import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
+from infra.local.stack import Stack
 from infra.postgres.server import ROLES
-from infra.stack import Stack
 from shared.db import sync_engine
 from shared.migration_ops import set_password
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.compose import load_specs
+from infra.compose.spec import load_specs
+from infra.local.stack import Stack
 from infra.paths import ROOT, cache_dir
-from infra.stack import Stack
 
 CHECK = """
 import asyncio, importlib, sys
@@ -69,6 +69,6 @@ def test_every_process_runs_on_runtime_dependencies_alone(stack: Stack, tmp_path
 
 
 def _passwords() -> dict[str, str]:
-    from infra.compose import local_role_passwords
+    from infra.compose.spec import local_role_passwords
 
     return local_role_passwords("x")

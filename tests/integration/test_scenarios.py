@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from infra.stack import Stack
+from infra.local.stack import Stack
 from shared.events import Delivery, Event, classify
 from tests.support.catalog import SERVICES
 from tests.support.db import Db, counters

@@ -7,8 +7,8 @@ import os
 import pwd
 from pathlib import Path
 
-from infra.stack import Stack
-from infra.users import SERVICE_USER
+from infra.local.stack import Stack
+from infra.local.users import SERVICE_USER
 from tests.support.kafka import new_topic
 from tests.support.processes import running_services
 

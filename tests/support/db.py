@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from shared.db import adapt
 from shared.secret_files import derived_password
 from tests.support.catalog import SERVICES
 
@@ -40,17 +41,23 @@ class Db:
     def __init__(self, url: str) -> None:
         self.url = url
 
+    def connect(self) -> psycopg.Connection[Any]:
+        """A connection that reads what the services' engines read (shared.db's adapters)."""
+        conn = psycopg.connect(self.url)
+        adapt(conn)
+        return conn
+
     def one(self, sql: str, *args: object) -> Any:
-        with psycopg.connect(self.url) as conn:
+        with self.connect() as conn:
             row = conn.execute(sql, args).fetchone()  # type: ignore[arg-type]
             return row[0] if row else None
 
     def all(self, sql: str, *args: object) -> list[tuple]:
-        with psycopg.connect(self.url) as conn:
+        with self.connect() as conn:
             return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
 
     def execute(self, sql: str, *args: object) -> None:
-        with psycopg.connect(self.url) as conn:
+        with self.connect() as conn:
             conn.execute(sql, args)  # type: ignore[arg-type]
 
     def count(self, table: str, where: str = "true") -> int:

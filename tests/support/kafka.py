@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from infra.polling import async_wait_for, wait_for
 from shared import broker
-from shared.polling import async_wait_for, wait_for
 
 # Partitions of a pipeline test's topic: the platform's default (infra.settings).
 PARTITIONS = 6

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from infra import proc
-from infra.stack import Stack
-from infra.supervisor import Supervisor
+from infra.local import proc
+from infra.local.stack import Stack
+from infra.local.supervisor import Supervisor
+from infra.polling import GiveUp, wait_for
 from shared.consumer import CRASH_EXIT_CODE
-from shared.polling import GiveUp, wait_for
 from tests.support.catalog import SERVICES
 from tests.support.web import health
 

@@ -14,10 +14,10 @@ from typing import Any, Self
 
 import msgspec
 
+from infra.polling import GiveUp, wait_for
 from services.publisher.generator import events as generate
 from services.publisher.producer import PublishResult, make_producer, publish
 from shared.events import Event
-from shared.polling import GiveUp, wait_for
 
 
 def altered(event: Event, **fields: Any) -> Event:

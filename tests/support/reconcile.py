@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 
 from infra.paths import ROOT
+from infra.polling import wait_for
 from shared.events import Event
-from shared.polling import wait_for
 from tests.support.db import Db
 from tests.support.kafka import ends, wait_committed_to_end
 from tests.support.processes import ServiceProcess

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from infra import proc
+from infra.local import proc
+from infra.local.restarts import Restarts
+from infra.local.stack import Stack
+from infra.local.supervisor import Running, Supervisor
 from infra.paths import ROOT
-from infra.restarts import Restarts
-from infra.stack import Stack
-from infra.supervisor import Running, Supervisor
 from tests.support.db import Db
 
 CHECK = re.compile(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from shared.polling import DeadlineExceeded, wait_for
+from infra.polling import DeadlineExceeded, wait_for
 from tests.support.db import Db
 
 Backend = tuple[int, str, str | None, str | None]

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra import cleanup, proc
 from infra.init import migrate
+from infra.local import cleanup, proc
+from infra.local.stack import Stack
 from infra.paths import ROOT, cache_dir, state_root
+from infra.polling import GiveUp, wait_for
 from infra.settings import StackSettings, suite_settings
-from infra.stack import Stack
-from shared.polling import GiveUp, wait_for
 from tests.support.processes import free_port_block
 
 START_TIMEOUT_S = 240

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.polling import DeadlineExceeded, wait_for
+from infra.polling import DeadlineExceeded, wait_for
 from tests.support.db import Db
 from tests.support.kafka import committed, stable_committed
 from tests.support.processes import ServiceProcess

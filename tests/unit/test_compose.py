@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from infra.compose import (
+from infra.compose.spec import (
     COMPOSE,
     COMPOSE_ONLY,
     INFRA_SERVICES,

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from shared.polling import DeadlineExceeded, wait_for
+from infra.polling import DeadlineExceeded, wait_for
 
 
 def test_wait_for_returns_first_truthy_value() -> None:

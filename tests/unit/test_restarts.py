@@ -1,4 +1,4 @@
-"""The supervisor's restart policy (infra/restarts.py) and how its record is shown: backoff
+"""The supervisor's restart policy (infra/local/restarts.py) and how its record is shown: backoff
 doubles per consecutive failure, a stable run resets it, giving up is said out loud — in the
 log, the status file, `./fanout status` and the overview's feed (shared/supervision.py)."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.compose import infra_policies, load_specs
+from infra.compose.spec import infra_policies, load_specs
+from infra.local.restarts import Backoff, Restarts
 from infra.paths import ROOT
-from infra.restarts import Backoff, Restarts
 from shared.supervision import infra_states, start_time, supervision
 
 FAST = Backoff(first_s=1, max_s=8, stable_s=30, give_up_after=3)
@@ -32,7 +32,7 @@ def test_compose_gives_kafka_and_postgres_a_restart_policy_the_runner_reads() ->
 
 
 def _roles() -> dict[str, str]:
-    from infra.compose import local_role_passwords
+    from infra.compose.spec import local_role_passwords
 
     return local_role_passwords("x")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.compose import COMPOSE
-from infra.secrets import SECRETS, store_secrets
+from infra.compose.secrets import SECRETS, store_secrets
+from infra.compose.spec import COMPOSE
 from infra.settings import InitSettings, SecretsSettings
 from shared.secret_files import MissingSecret, env_secret, with_password
 from shared.settings import PublisherSettings, ServiceSettings

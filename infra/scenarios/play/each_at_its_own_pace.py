@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from infra.polling import async_wait_for
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
 from infra.scenarios.measure import (
     committed_of,
@@ -16,7 +17,6 @@ from infra.scenarios.measure import (
     wait_committed,
 )
 from infra.scenarios.platform import POLL_S, Platform
-from shared.polling import async_wait_for
 from shared.reconcile import ServiceRecon
 
 SERVICE = "audit"

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from infra.polling import async_wait_for
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
 from infra.scenarios.platform import POLL_S, Platform
 from shared.broker import consumer, log_end_offsets, offsets_client, partitions_of
-from shared.polling import async_wait_for
 
 EVENTS = 100
 

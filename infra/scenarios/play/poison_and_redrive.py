@@ -12,12 +12,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from infra.dlq_ops import redrive
+from infra.ops.dlq import redrive
+from infra.polling import async_wait_for
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
 from infra.scenarios.measure import execute, gaps_check, reading, row, wait_committed
 from infra.scenarios.platform import POLL_S, Platform
 from shared.events import Event
-from shared.polling import async_wait_for
 from shared.settings import dlq_topic, redrive_topic
 
 SERVICE = "billing"

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from infra.groups_db import move_rows, stored_rows
-from infra.groups_ops import OffsetMove, apply_reset, ensure_group_idle, plan_reset
+from infra.ops.groups import OffsetMove, apply_reset, ensure_group_idle, plan_reset
+from infra.ops.groups_db import move_rows, stored_rows
+from infra.polling import async_wait_for
 from infra.scenarios.engine import CannotRun, Check, Say, Scenario, Verdict
 from infra.scenarios.measure import (
     below,
@@ -19,7 +20,6 @@ from infra.scenarios.measure import (
     wait_committed,
 )
 from infra.scenarios.platform import Platform
-from shared.polling import async_wait_for
 from shared.reconcile import ServiceRecon
 
 SERVICE = "billing"

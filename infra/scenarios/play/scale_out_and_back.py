@@ -4,11 +4,11 @@ stopped, the first takes them all back. The inbox makes every handover harmless.
 
 from __future__ import annotations
 
-from infra.groups_ops import describe_group
+from infra.ops.groups import describe_group
+from infra.polling import async_wait_for
 from infra.scenarios.engine import Check, Say, Scenario, Verdict
 from infra.scenarios.measure import gaps_check, log_ends_of, reading, wait_committed
 from infra.scenarios.platform import POLL_S, Platform
-from shared.polling import async_wait_for
 
 SERVICE, SECOND = "billing", "billing-2"
 EVENTS = 300  # published while two share the work, and again after one is left

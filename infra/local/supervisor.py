@@ -4,13 +4,14 @@ Starts broker and database, runs compose.yml's one-shot ``init``, then its long-
 services. It supervises every process it started — broker node(s), the PostgreSQL postmaster,
 the services — by compose.yml's ``restart:`` policy: an exit is noticed and reaped (a killed
 child never stays a zombie, whose PID would keep PostgreSQL's lock files alive), and the
-process is restarted with backoff on the same data (infra/restarts.py); every restart is
+process is restarted with backoff on the same data (infra/local/restarts.py); every restart is
 logged and counted in the status file (``./fanout status``, the overview). A scenario may
 ask, beside the status file, that a service not be restarted for now (``held/<name>``: it stops
 a service to reset its group's offsets, which the broker allows only while the group has no
-member) or that further instances of it run in its group (``scale/<name>``,
-infra/instances.py). SIGINT/SIGTERM stops services first, then the broker, then the database,
-so nothing is left behind.
+member), that further instances of it run in its group (``scale/<name>``) or that its next
+start use the other offset strategy (``store/<name>``; both infra/local/instances.py).
+SIGINT/SIGTERM stops services first, then the broker, then the database, so nothing is left
+behind.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra import instances, proc
-from infra.compose import ServiceSpec, infra_policies, load_specs, local_variables
-from infra.kafka.broker import KafkaNode
-from infra.restarts import Backoff, Restarts
-from infra.stack import Stack, redacted
-from infra.users import owned_folder
+from infra.compose.spec import ServiceSpec, infra_policies, load_specs, local_variables
+from infra.kafka.server import KafkaNode
+from infra.local import instances, proc
+from infra.local.restarts import Backoff, Restarts
+from infra.local.stack import Stack, redacted
+from infra.local.users import owned_folder
 
 TICK_S = 0.5
 
@@ -94,22 +95,24 @@ class Supervisor:
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         # compose's secret files do not exist here: the URLs carry every password, and a URL
         # without one (an external database that trusts us) means none, not "read the file".
+        spec = instances.with_store(self.pidfile.parent, spec)
         given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
         env = {**self.stack.env(), **given}
         log = self.stack.home / "logs" / f"{spec.name}.log"
         return proc.spawn(spec.argv, log, env=env, **self.run_as())
 
     def run_as(self) -> dict[str, Any]:
-        """Popen arguments for a service: the stack's unprivileged account (infra/users.py),
+        """Popen arguments for a service: the stack's unprivileged account (infra/local/users.py),
         in a working folder of its own (faust keeps ``<name>-data`` in the working folder)."""
         account = self.stack.account
         cwd = owned_folder(self.stack.home / "run", account)
         return {"cwd": cwd, **(account.popen() if account is not None else {})}
 
     def request_folders(self) -> None:
-        """``held/`` and ``scale/``, emptied (a scenario killed mid-run left them: start
-        afresh) and the account's, so a scenario run by the publisher can write its requests."""
-        for requests in ("held", "scale"):
+        """``held/``, ``scale/`` and ``store/``, emptied (a scenario killed mid-run left them:
+        start afresh) and the account's, so a scenario run by the publisher can write its
+        requests."""
+        for requests in ("held", "scale", "store"):
             shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)  # fd-based: safe
             owned_folder(self.pidfile.parent / requests, self.stack.account)
 

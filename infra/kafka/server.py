@@ -20,11 +20,11 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from infra import proc
+from infra.local import proc
+from infra.local.system import ensure_command
+from infra.local.users import Account, owned_folder
 from infra.paths import ROOT, cache_dir
-from infra.system import ensure_command
-from infra.users import Account, owned_folder
-from shared.polling import GiveUp, wait_for
+from infra.polling import GiveUp, wait_for
 
 HERE = Path(__file__).resolve().parent
 POM = HERE / "pom.xml"

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from infra.compose import COMPOSE, secret_variables
-from infra.compose_v1 import compose_argv, for_compose_v1
+from infra.compose.spec import COMPOSE, secret_variables
+from infra.compose.v1 import compose_argv, for_compose_v1
 from infra.containers.engine import EngineError, Podman, PodmanService
 from infra.paths import ROOT
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from infra.compose import COMPOSE
+from infra.compose.spec import COMPOSE
+from infra.local.system import apt_install
 from infra.paths import ROOT
-from infra.system import apt_install
 
 _TOP_LEVEL_NAME = re.compile(r"^name:.*\n", re.MULTILINE)
 DOTENV = ROOT / ".env"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.local.system import ensure_command
 from infra.paths import ROOT
-from infra.system import ensure_command
 
 SERVICE_USER = "fanout"
 NOLOGIN = "/usr/sbin/nologin"

@@ -13,11 +13,11 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from infra.kafka.broker import KafkaCluster
+from infra.kafka.server import KafkaCluster
+from infra.local.users import Account, service_account
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
-from infra.users import Account, service_account
 from shared.broker import ensure_events_topic
 
 
@@ -83,7 +83,7 @@ class Stack:
 
     @cached_property
     def account(self) -> Account | None:
-        """Whom the broker and the services run as (infra/users.py): ``fanout`` under root."""
+        """Whom the broker and the services run as (infra/local/users.py): ``fanout`` under root."""
         return service_account(self.home)
 
     def start_infra(self) -> None:

@@ -11,7 +11,7 @@ import os
 import signal
 from pathlib import Path
 
-from shared.polling import wait_for
+from infra.polling import wait_for
 
 
 def processes_of(home: Path) -> list[int]:

@@ -1,9 +1,10 @@
 """Passwords for `docker compose up`, made where they are used, never written in the repo.
 
-compose.yml's one-shot ``secrets`` service runs ``python -m infra.secrets /run/secrets/fanout``
-before anything else: for each password it keeps ``<folder>/<secret>/password`` (one volume
-per secret, so each process mounts only its own). The value from the environment or `.env`
-wins when given; else the stored one stays; else a new random one is made. `down -v` forgets
+compose.yml's one-shot ``secrets`` service runs ``python -m infra.compose.secrets
+/run/secrets/fanout`` before anything else: for each password it keeps
+``<folder>/<secret>/password`` (one volume per secret, so each process mounts only its own).
+The value from the environment or `.env` wins when given; else the stored one stays; else a
+new random one is made. `down -v` forgets
 them with the data. `./fanout env` (optional) writes such values into a `.env` (mode 600,
 git-ignored, kept out of image build contexts by .dockerignore).
 """
@@ -16,7 +17,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from infra.compose_v1 import DOTENV
+from infra.compose.v1 import DOTENV
 from infra.settings import SecretsSettings
 
 # Each password variable of compose.yml and the secret (volume, folder) that holds it.

@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaError
 
-from infra.topics_ops import OpsError
+from infra.ops.topics import OpsError
 from shared.broker import (
     admin_client,
     committed_offsets,
