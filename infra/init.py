@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 from aiokafka.errors import KafkaError, KafkaTimeoutError
 from alembic import command
 from alembic.config import Config
 from confluent_kafka import KafkaException
+from psycopg import sql
 from sqlalchemy.exc import OperationalError
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_delay, wait_fixed
 
+from infra.compose.spec import ROLE_PASSWORDS
 from infra.kafka import access, principals
 from infra.paths import ROOT
 from infra.settings import InitSettings
 from shared.db import driver_url
 from shared.kafka_auth import sign_in
-from shared.secret_files import MissingSecret, env_secret
+from shared.secret_files import MissingSecret, env_secret, role_secret
 
 T = TypeVar("T")
 
@@ -28,6 +31,23 @@ def migrate(admin_url: str) -> None:
     cfg = Config(str(ROOT / "infra" / "alembic.ini"))
     cfg.set_main_option("sqlalchemy.url", driver_url(admin_url).replace("%", "%%"))
     command.upgrade(cfg, "heads")
+    sync_role_passwords(admin_url)
+
+
+def sync_role_passwords(admin_url: str) -> None:
+    """Every existing role's password as today's rule makes it (given, else derived from the
+    admin password): a cluster migrated when the local passwords were the roles' names gets
+    random ones too, at its next start."""
+    admin_password = urlsplit(admin_url).password or ""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for var, role in ROLE_PASSWORDS.items():
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                password = role_secret(var, role, admin_password)
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
 
 
 def _transient(exc: BaseException) -> bool:

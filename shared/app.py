@@ -18,8 +18,9 @@ from shared import dashboard, kafka_auth
 from shared.consumer import BatchConsumer
 from shared.dashboard.layout import Layout
 from shared.dashboard.panel import Panel
-from shared.db import async_engine
+from shared.db import async_engine, read_engine
 from shared.local_only import refusal
+from shared.retention import prune_quietly, retained_tables
 from shared.service import ServiceDefinition
 from shared.settings import KafkaSettings, ServiceSettings
 from shared.stats import ServiceStats
@@ -78,8 +79,22 @@ def create_service_app(
     consumer = BatchConsumer(settings, definition, engine, stats)
     app.service(consumer)
     register_operations(app, settings, stats, consumer)
-    dashboard.register_service(app, settings, stats, engine, definition, panel, layout)
+    reads = read_engine(
+        settings.database_url, settings.read_pool_size, settings.read_statement_timeout_ms
+    )
+    dashboard.register_service(app, settings, stats, reads, definition, panel, layout)
+    register_retention(app, settings, definition)
     return app
+
+
+def register_retention(app: faust.App, settings: ServiceSettings, d: ServiceDefinition) -> None:
+    """Old dead letters and history deleted periodically, on a connection of their own."""
+    engine = async_engine(settings.database_url, pool_size=1)
+    tables = retained_tables(d.retained)
+
+    @app.timer(settings.retention_interval_s)
+    async def retention() -> None:
+        await prune_quietly(engine, d.name, tables, settings.retention_hours)
 
 
 def register_operations(

@@ -16,6 +16,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from shared import bulk
 
+READ_STATEMENT_TIMEOUT_MS = 3000  # the publisher's overview; services: their settings
+READ_POOL_WAIT_S = 2.0  # a page read waits this long for a free connection, then 503
+READ_APPLICATION = "fanout-dashboard"  # pg_stat_activity tells the dashboards' sessions apart
 # The database is unavailable or busy: wait and try the same transaction again.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
@@ -30,6 +33,27 @@ def async_engine(url: str, pool_size: int = 4) -> AsyncEngine:
     # pool_pre_ping: after a database restart, stale connections are replaced, not used.
     engine = create_async_engine(driver_url(url), pool_size=pool_size, pool_pre_ping=True)
     event.listen(engine.sync_engine, "connect", _adapt)
+    return engine
+
+
+def read_engine(url: str, pool_size: int, statement_timeout_ms: int) -> AsyncEngine:
+    """The dashboards' own pool, apart from the consume loop's: at most ``pool_size``
+    connections (no overflow: a burst of page reads queues here, briefly, instead of opening
+    more sessions), each statement cut off by the server after ``statement_timeout_ms``. So
+    however many heavy GETs arrive, they hold at most ``pool_size`` sessions for at most that
+    long each, and the consume loop's own connections are never theirs to take."""
+    engine = create_async_engine(
+        driver_url(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=READ_POOL_WAIT_S,
+        pool_pre_ping=True,
+        connect_args={
+            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+            "application_name": READ_APPLICATION,
+        },
+    )
+    event.listen(engine.sync_engine, "connect", _adapt)  # the kit's adapters, as every engine
     return engine
 
 

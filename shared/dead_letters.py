@@ -125,15 +125,16 @@ def _insert(table: sa.Table) -> sa.Executable:
     return (
         bulk_insert(table, COLUMNS)
         .on_conflict_do_nothing(index_elements=["topic", "partition", "kafka_offset"])
-        .returning(table.c.topic, table.c.partition)
+        .returning(table.c.topic, table.c.partition, table.c.kafka_offset)
     )
 
 
 async def store(
     conn: AsyncConnection, table: sa.Table, letters: Sequence[DeadLetter]
-) -> list[tuple[str, int]]:
+) -> list[tuple[str, int, int]]:
     """Record ``letters`` once per source offset, inside the batch's transaction; returns the
-    (topic, partition) of each first sighting: a redelivered bad event is not counted twice.
+    (topic, partition, offset) of each row inserted now. A row retention deleted is inserted
+    again on a redelivery: progress.record counts only offsets past the persisted one.
     Rows the table refuses in full are stored in their minimal form (the topic still gets the
     full letter if it can take it)."""
     if not letters:
@@ -145,7 +146,7 @@ async def store(
         log.warning("dead letters not storable in full (%r); storing the minimal form", exc)
         # If even this fails, the database itself is in trouble: the batch is retried.
         rows = await conn.execute(_insert(table), _params([d.as_minimal(exc) for d in letters]))
-    return [(t, p) for t, p in rows]
+    return [(t, p, o) for t, p, o in rows]
 
 
 def _params(letters: Sequence[DeadLetter]) -> dict[str, BinaryArray]:

@@ -7,7 +7,7 @@ from alembic import op
 from psycopg import sql
 
 from shared.schema import READER_ROLE
-from shared.secret_files import env_secret
+from shared.secret_files import role_secret
 
 
 def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
@@ -19,18 +19,23 @@ def create_service_schema(schema: str, metadata: sa.MetaData) -> None:
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{schema}') "
         f"THEN CREATE ROLE {schema} LOGIN; END IF; END $$"
     )
-    set_password(schema, env_secret(f"{schema.upper()}_DB_PASSWORD", schema))
+    set_password(schema, role_secret(f"{schema.upper()}_DB_PASSWORD", schema, _admin_password()))
     op.execute(
         f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{READER_ROLE}') "
         f"THEN CREATE ROLE {READER_ROLE} LOGIN; END IF; END $$"
     )
-    set_password(READER_ROLE, env_secret("READER_DB_PASSWORD", READER_ROLE))
+    set_password(READER_ROLE, role_secret("READER_DB_PASSWORD", READER_ROLE, _admin_password()))
     # Least privilege: the service may read and write its own tables and nothing else.
     # SELECT is needed too: INSERT ... ON CONFLICT must read the conflict columns.
     op.execute(f"GRANT USAGE ON SCHEMA {schema} TO {schema}, {READER_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {schema}")
     op.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {schema}")
     op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {READER_ROLE}")
+
+
+def _admin_password() -> str:
+    """The password the migration connected with: the root of the local roles' passwords."""
+    return op.get_bind().engine.url.password or ""
 
 
 def set_password(role: str, password: str) -> None:
@@ -146,3 +151,17 @@ def upgrade_consumer_tables_v4(schema: str) -> None:
 
 def downgrade_consumer_tables_v4(schema: str) -> None:
     op.drop_table("offsets", schema=schema)
+
+
+def upgrade_consumer_tables_v5(schema: str, retained: tuple[tuple[str, str], ...] = ()) -> None:
+    """Revision 0005 of every service: retention (shared/retention.py). The service may
+    delete its old dead letters (and its own history tables), found by an index on time."""
+    for table, column in (("dead_letters", "dead_at"), *retained):
+        op.create_index(f"ix_{table}_{column}", table, [column], schema=schema)
+        op.execute(f"GRANT DELETE ON {schema}.{table} TO {schema}")
+
+
+def downgrade_consumer_tables_v5(schema: str, retained: tuple[tuple[str, str], ...] = ()) -> None:
+    for table, column in (("dead_letters", "dead_at"), *retained):
+        op.execute(f"REVOKE DELETE ON {schema}.{table} FROM {schema}")
+        op.drop_index(f"ix_{table}_{column}", table, schema=schema)

@@ -108,7 +108,7 @@ async def record(
     progress: sa.Table,
     claim: Claim,
     letters: list[DeadLetter],
-    first_sightings: Iterable[Key],
+    first_sightings: Iterable[tuple[str, int, int]],
     skipped: Iterable[Skipped] = (),
 ) -> Outcome:
     """Tally the transaction and add it to the progress rows; the caller commits."""
@@ -123,7 +123,9 @@ async def record(
         t.last_event_time = _later(t.last_event_time, max(d.event.occurred_at for d in events))
     spans = list(skipped)
     # Read after the inbox claim: a concurrent writer of these partitions has committed by now.
-    persisted = await persisted_offsets(conn, progress) if claim.absorbed or spans else {}
+    persisted = (
+        await persisted_offsets(conn, progress) if claim.absorbed or spans or letters else {}
+    )
     for d in claim.absorbed:
         t = parts[(d.topic, d.partition)]
         t.duplicates += 1
@@ -133,8 +135,11 @@ async def record(
         r = letter.rejected
         t = parts[(r.topic, r.partition)]
         t.last_offset = max(t.last_offset, r.offset)
-    for key in first_sightings:
-        parts[key].invalid += 1
+    for topic, partition, offset in first_sightings:
+        # Past the persisted offset only: a redelivered letter whose row retention deleted
+        # (shared/retention.py) is inserted again, but its offset was counted long ago.
+        key = (topic, partition)
+        parts[key].invalid += offset > persisted.get(key, -1)
     for span in spans:  # only offsets not accounted before: a redelivered span counts once
         key = (span.topic, span.partition)
         t = parts[key]

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from shared.db import async_engine
+from shared.db import async_engine, read_engine
 from shared.schema import ConsumerTables, consumer_tables
 
 
@@ -162,9 +162,18 @@ async def read_states_where(
     return out
 
 
-def engines_for(urls: Mapping[str, str], pool_size: int) -> dict[str, AsyncEngine]:
-    """Per service, an engine on its URL; services that share a URL share the engine."""
-    by_url = {url: async_engine(url, pool_size=pool_size) for url in dict.fromkeys(urls.values())}
+def engines_for(
+    urls: Mapping[str, str], pool_size: int, statement_timeout_ms: int | None = None
+) -> dict[str, AsyncEngine]:
+    """Per service, an engine on its URL; services that share a URL share the engine. With
+    ``statement_timeout_ms``: a dashboards' read pool (``read_engine``), else a plain one."""
+
+    def make(url: str) -> AsyncEngine:
+        if statement_timeout_ms is None:
+            return async_engine(url, pool_size=pool_size)
+        return read_engine(url, pool_size, statement_timeout_ms)
+
+    by_url = {url: make(url) for url in dict.fromkeys(urls.values())}
     return {s: by_url[url] for s, url in urls.items()}
 
 

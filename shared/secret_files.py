@@ -8,6 +8,8 @@ the environment and `./fanout up` (which passes every password in its URLs) keep
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any
@@ -56,3 +58,19 @@ def env_secret(name: str, default: str) -> str:
         return value
     file = os.environ.get(f"{name}_FILE")
     return read_secret(file) if file else default
+
+
+def derived_password(secret: str, role: str) -> str:
+    """A role's password on a cluster whose superuser password is ``secret`` (the local
+    runner's): HMAC-SHA256, so it is as random as that secret, differs per cluster and per
+    role, and reveals nothing a superuser could not do anyway; each holder of the admin
+    password finds it again without a second file to keep in step."""
+    return hmac.new(secret.encode(), f"fanout-role:{role}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
+
+
+def role_secret(name: str, role: str, admin_password: str) -> str:
+    """A role's password for the migrations: ``$NAME`` or its file when given (compose's
+    secrets), else the one derived from the admin password (the local runner)."""
+    return env_secret(name, derived_password(admin_password, role))

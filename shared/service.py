@@ -30,3 +30,6 @@ class ServiceDefinition:
     name: str  # also its schema, its role and its default consumer group
     tables: ConsumerTables
     handler: Handler
+    # Its own tables of history kept RETENTION_HOURS, then deleted (table, time column):
+    # dead letters always are (shared/retention.py).
+    retained: tuple[tuple[str, str], ...] = ()

@@ -66,6 +66,14 @@ class ServiceSettings(KafkaSettings):
     # offset commit (1 = the first batch). Unset: never.
     crash_after_batch: int | None = Field(None, ge=1)
     db_pool_size: int = Field(4, ge=1)
+    # The dashboards' reads: a pool of their own, small, each statement bounded by the server
+    # (a page can never hold the consume loop's connections or run a query for long).
+    read_pool_size: int = Field(2, ge=1, le=8)
+    read_statement_timeout_ms: int = Field(3000, ge=100, le=30_000)
+    # Dead letters (and a service's own history, e.g. audit's deliveries) older than this are
+    # deleted every retention_interval_s, by the service itself (shared/retention.py).
+    retention_hours: float = Field(168.0, gt=0)
+    retention_interval_s: float = Field(600.0, ge=1)
     # Where the committed offsets live: ``kafka`` (at-least-once: committed after the DB
     # transaction, the inbox absorbs a crash's redelivery) or ``database`` (each partition's
     # next offset in the batch's own transaction, fenced; Kafka gets a best-effort mirror).

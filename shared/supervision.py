@@ -24,6 +24,23 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks after boot (/proc/<pid>/stat field 22); None when
+    no such process. A PID is reused after an exit or a reboot; (PID, start time) is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count after its last ')'.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return int(fields[19])  # field 22 of the whole line is the 20th after the name
+
+
+def same_process(pid: int | None, started: int | None) -> bool:
+    """Is ``pid`` still the very process that was recorded with start time ``started``?"""
+    return bool(pid) and started is not None and start_time(int(pid or 0)) == started
+
+
 def supervision(path: str | None) -> dict[str, Any] | None:
     """``{"infra": {name: view}, "services": {name: view}, "gave_up": [names]}``, or None
     when no supervisor runs. A file being replaced or unreadable reads as None too."""
@@ -33,7 +50,7 @@ def supervision(path: str | None) -> dict[str, Any] | None:
         status = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    if not pid_alive(int(status.get("pid", 0)) or -1) or "infra" not in status:
+    if not same_process(status.get("pid"), status.get("pid_start")) or "infra" not in status:
         return None
     out: dict[str, Any] = {"infra": {}, "services": {}}
     for part in ("infra", "services"):

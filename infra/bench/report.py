@@ -7,6 +7,7 @@ import os
 from rich.console import Console
 from rich.table import Table
 
+from infra.bench.burst import Burst
 from infra.bench.run import BenchResult
 
 LABELS = {
@@ -79,7 +80,27 @@ def others(console: Console, r: BenchResult) -> None:
         f"database ceiling (our writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
         f"events/s per service in parallel; ratio {r.ratio_to_db_ceiling:.2f}"
     )
+    if r.burst is not None:
+        burst(console, r.burst)
+    if r.retention_rows:
+        console.print(
+            f"retention: deleting {r.retention_rows:,} audit deliveries took "
+            f"{r.retention_seconds:.2f} s ({r.retention_rows / max(r.retention_seconds, 1e-3):,.0f}"
+            " rows/s, batches of 5,000)"
+        )
     if r.profile:
         console.print(f"profile (py-spy raw, collapsed stacks): {r.profile}")
         console.print(f"  summary: {r.profile.removesuffix('.txt')}.summary.txt")
         console.print("  (the sampler ran during the fanout drain: its figures are perturbed)")
+
+
+def burst(console: Console, b: Burst) -> None:
+    console.print(
+        f"dashboard burst ({b.gets:,} heavy GETs, {b.gets_per_s:,.0f}/s, {b.gets_refused} "
+        "refused): mean batch time quiet → under the burst (ratio)"
+    )
+    for s, quiet in b.quiet_ms.items():
+        console.print(
+            f"  {s}: {quiet} ms → {b.burst_ms[s]} ms ([bold]{b.ratio[s]:.2f}[/bold]) "
+            f"over {b.batches[s]} batches"
+        )

@@ -22,6 +22,7 @@ import psycopg
 from infra.bench import peers as bench_peers
 from infra.bench import profile as bench_profile
 from infra.bench import services as bench_services
+from infra.bench.burst import Burst, measure
 from infra.bench.clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
 from infra.init import migrate
 from infra.local.stack import Stack
@@ -70,6 +71,11 @@ class BenchResult:
     # (kafka's / database's, < 1: database mode costs more).
     ratio_database_offsets: float = 0
     cpu_ratio_database_offsets: float = 0
+    # Batch time with and without a burst of heavy dashboard GETs (infra/bench/burst.py).
+    burst: Burst | None = None
+    # Retention's batched DELETE of audit's deliveries: rows, seconds.
+    retention_rows: int = 0
+    retention_seconds: float = 0
 
 
 def _publish(
@@ -206,6 +212,19 @@ def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running:
     result.peak_rss_mb = {s: peak_rss_mb(p.pid) for s, p in running.items()}
 
 
+def _burst_run(stack: Stack, opts: BenchOptions) -> Burst:
+    """A backlog of ``opts.events`` drained by the running services, its batches timed
+    without and with a burst of dashboard GETs: three windows of a quarter of them each."""
+    ports = {s.name: s.web_port for s in Supervisor(stack).specs() if s.name in SERVICES}
+    topic = stack.settings.topic
+
+    def backlog() -> None:
+        _publish(stack.bootstrap, topic, opts.events, 0, seed=3)
+
+    window = max(2, opts.events // opts.batch // 4)
+    return measure({n: p for n, p in ports.items() if p}, backlog, window)
+
+
 def run_bench(opts: BenchOptions) -> BenchResult:
     stack = Stack(BenchStackSettings(), "bench")
     shutil.rmtree(stack.home, ignore_errors=True)
@@ -216,8 +235,11 @@ def run_bench(opts: BenchOptions) -> BenchResult:
         migrate(stack.database_url)
         watch = _throughput(stack, result, opts, running)
         _latency_run(stack, result, opts, running)
+        result.burst = _burst_run(stack, opts)
         bench_services.drain_database_offsets(stack, watch, running, opts.batch, result)
         bench_peers.stop_all(running)
+        rows, seconds = bench_services.retention_cost(stack.database_url)
+        result.retention_rows, result.retention_seconds = rows, round(seconds, 2)
         bench_services.truncate(stack.database_url)
         result.db_ceiling_events_per_s = round(_db_ceiling(stack, opts.events, opts.batch))
         result.ratio_to_db_ceiling = round(

@@ -58,3 +58,25 @@ def drain_database_offsets(
     kafka = result.drains["fanout"]
     result.ratio_database_offsets = round(db.events_per_s / kafka.events_per_s, 2)
     result.cpu_ratio_database_offsets = round(kafka.cpu_total / db.cpu_total, 2)
+
+
+def retention_cost(url: str) -> tuple[int, float]:
+    """Rows of audit's deliveries and the seconds retention takes to delete them all (its
+    batched DELETE, as the service's timer runs it): the cost of the periodic delete."""
+    import asyncio
+    import time
+
+    from services.audit.tables import RETAINED
+    from shared.db import async_engine
+    from shared.retention import prune
+
+    async def go() -> tuple[int, float]:
+        engine = async_engine(url, pool_size=1)
+        try:
+            start = time.perf_counter()
+            deleted = await prune(engine, "audit", RETAINED, hours=0)
+            return deleted["deliveries"], time.perf_counter() - start
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())

@@ -3,14 +3,13 @@ one process of a running `./fanout up` (its supervisor restarts it when it exits
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from infra.local.supervisor import read_status
+from infra.local.supervisor import read_status, signal_named
 from infra.paths import state_root
 
 console = Console()
@@ -51,7 +50,12 @@ def restart(
 ) -> None:
     """Stop SERVICE cleanly (SIGTERM: it finishes its batch); the supervisor starts it again."""
     _, svc = _service_status(service)
-    os.kill(int(svc["pid"]), 15)
+    if not signal_named(svc, 15):
+        console.print(
+            f"{service}: pid {svc['pid']} is no longer the process the supervisor started "
+            "(a stale status entry): not signalled"
+        )
+        raise typer.Exit(1)
     console.print(f"{service} restarted: pid {svc['pid']} -> {_wait_new_pid(service, svc['pid'])}")
 
 

@@ -19,7 +19,7 @@ from infra.kafka.credentials import mask
 from infra.kafka.principals import LEARNER
 from infra.local import cleanup
 from infra.local.stack import Stack, redacted
-from infra.local.supervisor import Supervisor, read_status
+from infra.local.supervisor import Supervisor, read_status, signal_named
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
 
@@ -130,8 +130,10 @@ def down() -> None:
     """Stop a detached `./fanout up` (and anything it left behind)."""
     home = state_root() / "up"
     st = read_status(home)
+    if st and not signal_named(st, 15):
+        console.print(f"the supervisor (pid {st['pid']}) is gone or another process: not signalled")
+        st = None
     if st:
-        os.kill(int(st["pid"]), 15)
         deadline = time.monotonic() + 90
         while read_status(home) and time.monotonic() < deadline:
             time.sleep(0.3)  # the supervisor stops services, then broker and database

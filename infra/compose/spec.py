@@ -16,6 +16,8 @@ import yaml
 
 from infra.paths import ROOT
 from services.registry import LAYOUT
+from shared.schema import READER_ROLE
+from shared.secret_files import derived_password
 
 COMPOSE = ROOT / "compose.yml"
 INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an image
@@ -24,14 +26,20 @@ INFRA_SERVICES = {"kafka", "postgres"}  # run natively by infra/, not from an im
 COMPOSE_ONLY = {"secrets"}
 # ${NAME}, ${NAME:-default} and ${NAME:?error}: the forms compose.yml uses.
 _VAR = re.compile(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}")
-# The local runner's role passwords unless the environment sets them: its database listens on
-# 127.0.0.1 only. compose.yml itself has none (its `secrets` service makes them).
-LOCAL_ROLE_PASSWORDS = {
+# Each role's password variable of compose.yml, and the role. Under compose its `secrets`
+# service makes them; the local runner derives them from its cluster's random superuser
+# password (shared/secret_files.py), so none is ever a role's name.
+ROLE_PASSWORDS = {
     "ANALYTICS_DB_PASSWORD": "analytics",
     "BILLING_DB_PASSWORD": "billing",
     "AUDIT_DB_PASSWORD": "audit",
-    "READER_DB_PASSWORD": "fanout_reader",
+    "READER_DB_PASSWORD": READER_ROLE,
 }
+
+
+def local_role_passwords(admin_password: str) -> dict[str, str]:
+    """The local runner's role passwords, variable by variable."""
+    return {var: derived_password(admin_password, r) for var, r in ROLE_PASSWORDS.items()}
 
 
 class MissingVariable(ValueError):
@@ -112,6 +120,7 @@ def local_variables(
     ports = LAYOUT.ports(first, web_base)
     return {
         "POSTGRES_PASSWORD": admin_password,
+        **local_role_passwords(admin_password),
         "FANOUT_PARTITIONS": str(partitions),
         "FANOUT_REPLICATION": str(replication),
         "KAFKA_BOOTSTRAP": bootstrap,

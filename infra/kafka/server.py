@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -24,6 +25,7 @@ from infra.kafka.credentials import CredentialStore, write_private
 from infra.kafka.sasl import security_properties
 from infra.local import proc
 from infra.local.system import ensure_command
+from infra.local.users import Account, owned_folder
 from infra.paths import ROOT, cache_dir
 from infra.polling import GiveUp, wait_for
 from shared.kafka_auth import KafkaAuth
@@ -157,6 +159,7 @@ class KafkaCluster:
     # The broker's passwords; its own unless shared (a test's second cluster serves the same
     # principals as the suite's broker).
     store: CredentialStore | None = None
+    account: Account | None = None  # the OS user the nodes run as (None: the caller)
 
     def __post_init__(self) -> None:
         self.store = self.store or CredentialStore(self.home / "credentials")
@@ -194,13 +197,20 @@ class KafkaCluster:
         for node in self.members:
             node.home.mkdir(parents=True, exist_ok=True)
             cfg = node.write_config(self.nodes, self.credentials)
+            readable_by(cfg, self.account)  # it holds the broker's passwords: read, never write
+            owned_folder(node.data, self.account)  # the node's only writable folder
             if (node.data / "meta.properties").exists():
                 continue
             subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(cfg)),
                 check=True,
                 capture_output=True,
+                cwd=node.data,
+                **self._as_account(),
             )
+
+    def _as_account(self) -> dict[str, Any]:
+        return self.account.popen() if self.account is not None else {}
 
     def start(self, timeout: float = 90.0) -> None:
         libs = ensure_jars()
@@ -213,7 +223,8 @@ class KafkaCluster:
         libs = libs or ensure_jars()
         jvm = [f"-Xmx{self.heap}", f"-Xms{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
         argv = self._java(libs, *jvm, "kafka.Kafka", str(node.home / "server.properties"))
-        node.process = proc.spawn(argv, node.log)
+        # cwd: where the JVM may write (an hs_err file), the account's own folder.
+        node.process = proc.spawn(argv, node.log, cwd=node.data, **self._as_account())
 
     def restart_node(self, node: KafkaNode, timeout: float = 90.0) -> None:
         """The supervisor's restart of a node that exited: on its own data (Kafka recovers its
@@ -272,3 +283,16 @@ async def _cluster_size(bootstrap: str, operator: KafkaAuth) -> int:
         return len(info["brokers"])
     finally:
         await admin.close()
+
+
+def readable_by(path: Path, account: Account | None) -> None:
+    """``path`` stays root's, mode 640, its group the account's: the broker running as the
+    account reads its configuration (passwords included) and cannot change it."""
+    if account is None:
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, 0, account.gid)
+        os.fchmod(fd, 0o640)
+    finally:
+        os.close(fd)

@@ -6,7 +6,9 @@ place of compose.yml's ``OFFSET_STORE`` — a redeploy with the other strategy, 
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -30,9 +32,8 @@ def store_path(home: Path, name: str) -> Path:
 def with_store(home: Path, spec: ServiceSpec) -> ServiceSpec:
     """``spec`` with the offset strategy ``store/<service>`` asks for (its further instances
     ``<service>-<i>`` too); unchanged when none is asked."""
-    try:
-        store = store_path(home, spec.name.partition("-")[0]).read_text().strip()
-    except FileNotFoundError:
+    store = read_request(store_path(home, spec.name.partition("-")[0]))
+    if store is None:
         return spec
     if store not in ("kafka", "database"):
         return spec  # a stray word is no strategy: compose.yml's stays
@@ -40,10 +41,29 @@ def with_store(home: Path, spec: ServiceSpec) -> ServiceSpec:
 
 
 def wanted(home: Path, name: str) -> int:
+    """How many instances ``scale/<name>`` asks for (1 without it)."""
     try:
-        return max(1, int(scale_path(home, name).read_text()))
-    except (FileNotFoundError, ValueError):
+        return max(1, int(read_request(scale_path(home, name)) or 1))
+    except ValueError:
         return 1
+
+
+def read_request(path: Path) -> str | None:
+    """A request file's few bytes, or None. Its folder is the services' account's: the
+    supervisor (root) reads a regular file only, never through a link, never blocking on a
+    planted FIFO, and at most 16 bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, 16).decode(errors="replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def missing(spec: ServiceSpec, want: int, running: Mapping[str, object]) -> Iterator[ServiceSpec]:

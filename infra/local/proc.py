@@ -9,8 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-# Re-exported: one definition of "is this PID alive", the kit's.
+# Re-exported: one definition of "is this PID alive" and "is it that process", the kit's.
 from shared.supervision import pid_alive as pid_alive
+from shared.supervision import same_process as same_process
+from shared.supervision import start_time as start_time
 
 
 def spawn(
@@ -52,6 +54,26 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
             proc.kill()
             proc.wait(10)
     return proc.returncode
+
+
+def signal_recorded(pid: int, started: int | None, sig: int) -> bool:
+    """Send ``sig`` to ``pid`` only if it is still the process recorded with start time
+    ``started`` (a status file can outlive its processes: a reboot, a SIGKILLed supervisor,
+    and the PID is another program's). The check and the signal go through one pidfd, so the
+    PID cannot be reused between them. Returns whether it was sent."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (ProcessLookupError, ValueError, OverflowError):
+        return False
+    try:
+        if started is None or start_time(pid) != started:
+            return False
+        signal.pidfd_send_signal(fd, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from infra.kafka import access, principals
 from infra.kafka.credentials import CredentialStore
 from infra.kafka.server import KafkaCluster
+from infra.local.users import Account, service_account
 from infra.paths import state_root
 from infra.postgres.server import PostgresServer
 from infra.settings import StackSettings
@@ -98,10 +100,16 @@ class Stack:
             "FANOUT_SUPERVISOR_STATUS": str(self.home / "supervisor.json"),
         }
 
+    @cached_property
+    def account(self) -> Account | None:
+        """Whom the broker and the services run as (infra/local/users.py): ``fanout`` under root."""
+        return service_account(self.home)
+
     def start_infra(self) -> None:
         """Broker and database in parallel would save a few seconds; sequential keeps logs clear."""
         # This process (`./fanout up`, the tests' harness) is the operator on its own broker.
         sign_in(self.credentials.auth(principals.OPERATOR))
+        self.kafka.account = self.account
         self.kafka.start()
         self.credentials.write_snippets(self.bootstrap)
         if self.postgres is not None:

@@ -16,30 +16,28 @@ behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit
 
-from infra.compose.spec import (
-    LOCAL_ROLE_PASSWORDS,
-    ServiceSpec,
-    infra_policies,
-    load_specs,
-    local_variables,
-)
+from infra.compose.spec import ServiceSpec, infra_policies, load_specs, local_variables
 from infra.kafka.server import KafkaNode
 from infra.local import instances, proc
 from infra.local.restarts import Backoff, Restarts
 from infra.local.stack import Stack, redacted
+from infra.local.users import owned_folder
 
 TICK_S = 0.5
 
@@ -93,7 +91,7 @@ class Supervisor:
             admin_password=db.password or "",
         )
         variables |= self.stack.kafka_variables()  # each process's own broker password
-        return load_specs({**LOCAL_ROLE_PASSWORDS, **os.environ, **variables})
+        return load_specs({**os.environ, **variables})
 
     def spawn(self, spec: ServiceSpec) -> subprocess.Popen[bytes]:
         # compose's secret files do not exist here: the URLs carry every password, and a URL
@@ -101,7 +99,23 @@ class Supervisor:
         spec = instances.with_store(self.pidfile.parent, spec)
         given = {k: v for k, v in spec.env.items() if not k.endswith("_PASSWORD_FILE")}
         env = {**self.stack.env(), **given}
-        return proc.spawn(spec.argv, self.stack.home / "logs" / f"{spec.name}.log", env=env)
+        log = self.stack.home / "logs" / f"{spec.name}.log"
+        return proc.spawn(spec.argv, log, env=env, **self.run_as())
+
+    def run_as(self) -> dict[str, Any]:
+        """Popen arguments for a service: the stack's unprivileged account (infra/local/users.py),
+        in a working folder of its own (faust keeps ``<name>-data`` in the working folder)."""
+        account = self.stack.account
+        cwd = owned_folder(self.stack.home / "run", account)
+        return {"cwd": cwd, **(account.popen() if account is not None else {})}
+
+    def request_folders(self) -> None:
+        """``held/``, ``scale/`` and ``store/``, emptied (a scenario killed mid-run left them:
+        start afresh) and the account's, so a scenario run by the publisher can write its
+        requests."""
+        for requests in ("held", "scale", "store"):
+            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)  # fd-based: safe
+            owned_folder(self.pidfile.parent / requests, self.stack.account)
 
     def run_one_shot(self, spec: ServiceSpec) -> None:
         code = self.spawn(spec).wait()
@@ -139,6 +153,7 @@ class Supervisor:
         services = {
             name: {
                 "pid": r.process.pid,
+                "pid_start": proc.start_time(r.process.pid),
                 "port": r.spec.web_port,
                 **r.record.view(now),
                 # What a scenario needs to find the service's group on the broker.
@@ -149,13 +164,15 @@ class Supervisor:
             }
             for name, r in self.running.items()
         }
-        components = {n: {"pid": _pid(c), **c.record.view(now)} for n, c in self.infra.items()}
+        components = {n: _component(c, now) for n, c in self.infra.items()}
         status = {
-            "pid": os.getpid(),
+            **_me(),
             "kafka": self.stack.bootstrap,
             "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
             "database": redacted(self.stack.database_url),
             "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
+            # Where the local cluster keeps its password files (a scenario reads them as root).
+            "postgres_home": str(pg.home) if (pg := self.stack.postgres) is not None else None,
             "topic": self.stack.settings.topic,
             "infra": components,
             "services": services,
@@ -170,10 +187,8 @@ class Supervisor:
     def run(self, with_services: bool = True, on_ready: object = None) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.pidfile, json.dumps({"pid": os.getpid(), "starting": True}))
-        # A scenario killed mid-run left its requests: start afresh.
-        for requests in ("held", "scale", "store"):
-            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)
+        write_atomically(self.pidfile, json.dumps({**_me(), "starting": True}))
+        self.request_folders()
         try:
             self.stack.start_infra()
             self.supervise_infra()
@@ -256,6 +271,17 @@ def _process_of(holder: KafkaNode | Running) -> subprocess.Popen[bytes] | None:
     return holder.process
 
 
+def _me() -> dict[str, int | None]:
+    """The supervisor as its status file names it: PID and start time, so a reader tells
+    this process from a later one that got the same PID."""
+    return {"pid": os.getpid(), "pid_start": proc.start_time(os.getpid())}
+
+
+def _component(c: Supervised, now: float) -> dict:
+    pid = _pid(c)
+    return {"pid": pid, "pid_start": proc.start_time(pid) if pid else None, **c.record.view(now)}
+
+
 def _pid(c: Supervised) -> int | None:
     return _pid_of(c.process())
 
@@ -279,12 +305,28 @@ def held_path(home: Path, name: str) -> Path:
 
 
 def read_status(home: Path) -> dict | None:
-    """The running supervisor's status, or None when none runs (a stale file is removed)."""
+    """The running supervisor's status, or None when none runs. A stale file — its PID dead,
+    or now another process (a reboot, a SIGKILLed supervisor: PIDs are reused) — is removed,
+    and said so on stderr: nothing it names is ever signalled."""
     path = home / "supervisor.json"
     if not path.exists():
         return None
     status = json.loads(path.read_text())
-    if not proc.pid_alive(int(status["pid"])):
-        path.unlink(missing_ok=True)
+    pid, started = int(status.get("pid") or 0), status.get("pid_start")
+    if not proc.same_process(pid, started):
+        with contextlib.suppress(PermissionError):  # a reader that may not (a scenario)
+            path.unlink(missing_ok=True)
+        why = "no longer runs" if not proc.pid_alive(pid) else "is now another process"
+        print(
+            f"fanout: cleared a stale status file {path}: its supervisor (pid {pid}) {why}; "
+            "nothing it names was signalled",
+            file=sys.stderr,
+        )
         return None
     return status
+
+
+def signal_named(entry: dict, sig: int) -> bool:
+    """Signal the process a status entry names, only if it is still that process."""
+    pid = entry.get("pid")
+    return isinstance(pid, int) and proc.signal_recorded(pid, entry.get("pid_start"), sig)

@@ -30,10 +30,12 @@ from infra.local.system import postgres_bindir
 from infra.polling import GiveUp, wait_for
 from infra.postgres.locks import clear_stale
 from shared.schema import READER_ROLE
+from shared.secret_files import derived_password
 
 ADMIN_USER = "postgres"
 LEGACY_PASSWORD = "postgres"  # clusters made before passwords were random
 DATABASE = "fanout"
+ROLES = ("analytics", "billing", "audit", READER_ROLE)  # the migrations' roles
 RELOCATED = Path("/var/lib/fanout-postgres")
 
 
@@ -103,7 +105,28 @@ class PostgresServer:
     @property
     def reader_url(self) -> str:
         """The read-only role the migrations create (dashboards, reconcile)."""
-        return f"postgresql://{READER_ROLE}:{READER_ROLE}@127.0.0.1:{self.port}/{DATABASE}"
+        return self.role_url(READER_ROLE)
+
+    def role_url(self, role: str) -> str:
+        """A role's URL: its password derived from the superuser's (never the role's name)."""
+        password = derived_password(self.password, role)
+        return f"postgresql://{role}:{password}@127.0.0.1:{self.port}/{DATABASE}"
+
+    @property
+    def role_passwords_file(self) -> Path:
+        return self.home / "role-passwords"
+
+    def write_role_passwords(self) -> None:
+        """Every role's password beside the superuser's, for a person's own client: mode 600,
+        root's folder, never through a link; printed nowhere."""
+        text = "".join(f"{r}={derived_password(self.password, r)}\n" for r in ROLES)
+        path = self.role_passwords_file
+        if path.is_file() and not path.is_symlink() and path.read_text() == text:
+            return
+        path.unlink(missing_ok=True)  # removes a planted link, not what it points to
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(path, flags, 0o600), "w") as out:
+            out.write(text)
 
     def _as_postgres(self) -> dict[str, Any]:
         """Popen arguments that drop root to the postgres user (when we are root)."""
@@ -221,6 +244,7 @@ class PostgresServer:
             detail=lambda: "postgres log tail:\n" + proc.tail(self.log),
         )
         self._ensure_database()
+        self.write_role_passwords()
 
     @property
     def socket_lock(self) -> Path:

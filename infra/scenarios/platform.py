@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import urllib.request
 from dataclasses import dataclass
@@ -17,11 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from infra.compose.spec import LOCAL_ROLE_PASSWORDS
 from infra.kafka.credentials import sign_in_operator
 from infra.local.instances import scale_path, store_path
 from infra.local.proc import pid_alive
-from infra.local.supervisor import held_path, read_status
+from infra.local.supervisor import held_path, read_status, signal_named
 from infra.paths import state_root
 from infra.polling import async_wait_for
 from infra.postgres.server import PostgresServer
@@ -33,6 +31,7 @@ from services.registry import SERVICES
 from shared.events import Event
 from shared.local_only import action_request, crash_request
 from shared.schema import READER_ROLE
+from shared.secret_files import derived_password
 
 POLL_S = 0.2
 
@@ -175,10 +174,11 @@ class Platform:
 
     async def stop(self, name: str) -> None:
         """SIGTERM: ``name`` finishes its batch, commits it and leaves its group."""
-        pid = self.current(name).pid
-        assert pid is not None
-        os.kill(pid, signal.SIGTERM)
-        await self.wait_dead(pid, 60)
+        assert self.home is not None
+        entry = (read_status(self.home) or {}).get("services", {}).get(name, {})
+        if not signal_named(entry, signal.SIGTERM):
+            raise CannotRun(f"{name} is not a process the supervisor started now: not signalled")
+        await self.wait_dead(int(entry["pid"]), 60)
 
     async def wait_dead(self, pid: int, timeout: float) -> None:
         async def dead() -> bool:
@@ -243,25 +243,34 @@ def locate(settings: ScenarioSettings) -> Platform:
         n: ServiceAt(n, s.get("group", n), s.get("port"), s.get("pid")) for n, s in found.items()
     }
     topics = {s.get("topic") for s in found.values()} - {None}
+    admin_url = settings.database_url or local_admin_url(home, status)
     return Platform(
         settings.kafka_bootstrap_servers or status["kafka"],
         settings.events_topic or (topics.pop() if len(topics) == 1 else status["topic"]),
-        settings.reader_url or local_reader_url(status["database"]),
+        settings.reader_url or local_reader_url(status, admin_url),
         services,
         home,
-        settings.database_url or local_admin_url(home, status["database"]),
+        admin_url,
     )
 
 
-def local_reader_url(database: str) -> str:
-    """The read-only role on `./fanout up`'s own cluster (its local password)."""
-    where = urlsplit(database)
-    password = LOCAL_ROLE_PASSWORDS["READER_DB_PASSWORD"]
+def local_reader_url(status: dict[str, Any], admin_url: str | None) -> str:
+    """The read-only role on `./fanout up`'s own cluster: its password derived from the
+    superuser's (so readable only by whoever may read that one)."""
+    where = urlsplit(status["database"])
+    password = (
+        derived_password(urlsplit(admin_url).password or "", READER_ROLE) if admin_url else ""
+    )
     return f"postgresql://{READER_ROLE}:{password}@{where.hostname}:{where.port}{where.path}"
 
 
-def local_admin_url(home: Path, database: str) -> str | None:
-    """`./fanout up`'s own cluster's admin URL (its password file); None for an external
-    database, whose admin URL only DATABASE_URL can give."""
-    server = PostgresServer(home / "postgres", urlsplit(database).port or 5432)
-    return server.url if server.password_file.exists() else None
+def local_admin_url(home: Path, status: dict[str, Any]) -> str | None:
+    """`./fanout up`'s own cluster's admin URL (its password file, where the status file says
+    the cluster lives); None for an external database, whose admin URL only DATABASE_URL can
+    give, or for a reader that may not read root's file."""
+    folder = Path(status.get("postgres_home") or home / "postgres")
+    server = PostgresServer(folder, urlsplit(status["database"]).port or 5432)
+    try:
+        return server.url if server.password_file.exists() else None
+    except PermissionError:  # root's file, and we run as the services' user
+        return None

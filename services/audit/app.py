@@ -8,7 +8,7 @@ from services.registry import LAYOUT
 from shared.app import run_service
 from shared.service import ServiceDefinition
 
-DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle)
+DEFINITION = ServiceDefinition(tables.SCHEMA, tables.consumer, handle, retained=tables.RETAINED)
 
 if __name__ == "__main__":
     run_service(DEFINITION, dashboard.PANEL, LAYOUT)

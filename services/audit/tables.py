@@ -45,3 +45,5 @@ deliveries = sa.Table(
     ),
     schema=SCHEMA,
 )
+# Kept RETENTION_HOURS (shared/retention.py): events.delivery_count keeps the totals.
+RETAINED = (("deliveries", "delivered_at"),)

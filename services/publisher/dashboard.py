@@ -13,6 +13,7 @@ from services.publisher.overview import Overview
 from services.publisher.scenarios import Scenarios
 from services.registry import LAYOUT
 from shared.dashboard.http import Pages, json_response, nav, register_static
+from shared.db import READ_STATEMENT_TIMEOUT_MS
 from shared.local_only import refusal
 from shared.readside import engines_for
 from shared.settings import PublisherSettings
@@ -21,7 +22,8 @@ WEB = Path(__file__).parent / "web"
 
 
 def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Counter]) -> Overview:
-    engines = engines_for(settings.reader_urls(LAYOUT.service_names), pool_size=2)
+    urls = settings.reader_urls(LAYOUT.service_names)
+    engines = engines_for(urls, pool_size=2, statement_timeout_ms=READ_STATEMENT_TIMEOUT_MS)
     groups = {name: settings.consumer_groups.get(name, name) for name in LAYOUT.service_names}
     view = Overview(settings, groups, engines, counters)
 

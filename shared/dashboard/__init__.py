@@ -30,8 +30,9 @@ def register_service(
 ) -> None:
     """Add a consuming service's dashboard page and JSON API to its faust app.
 
-    Reads use the service's own engine (its role can read its own schema); the pool's
-    overflow connections keep a busy page from starving the consume loop."""
+    Reads use the service's role (it can read its own schema) on ``engine``, a pool of the
+    dashboards' own with a statement timeout (shared/db.py ``read_engine``): a busy page never
+    takes the consume loop's connections."""
     dash = ServiceDashboard(settings, stats, engine, definition, layout, panel.web, panel.recent)
     register_common(app, dash)
     panel.routes(app, dash)

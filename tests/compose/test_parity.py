@@ -11,7 +11,6 @@ import sys
 from infra.compose.spec import (
     COMPOSE_ONLY,
     INFRA_SERVICES,
-    LOCAL_ROLE_PASSWORDS,
     load_specs,
     local_variables,
     secret_variables,
@@ -22,7 +21,6 @@ from infra.kafka import principals
 from infra.local.stack import kafka_password_variable
 
 VARIABLES = {
-    **LOCAL_ROLE_PASSWORDS,
     **local_variables("127.0.0.1:29092", "127.0.0.1", 25433, 16066, 6, 1, "s3cret"),
     # The broker's passwords, as the supervisor adds them (Stack.kafka_variables).
     **{kafka_password_variable(p): f"pw-{p}" for p in principals.ALL},

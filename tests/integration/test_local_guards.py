@@ -9,7 +9,10 @@ import socket
 import subprocess
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -18,7 +21,9 @@ import pytest
 from infra.local.stack import Stack
 from infra.polling import wait_for
 from infra.postgres.server import RELOCATED, PostgresServer, postgres_can_enter
+from shared.db import READ_APPLICATION
 from shared.local_only import ACTION_HEADER, crash_request
+from tests.support.db import Db
 from tests.support.kafka import new_topic
 from tests.support.processes import running_services
 from tests.support.web import get_json
@@ -91,20 +96,54 @@ def test_every_route_refuses_a_rebound_host_and_unbounded_parameters(stack: Stac
     """A page that rebinds its DNS name to 127.0.0.1 reads nothing (421 on GETs too); a
     parameter outside its bound is a 400, not a clamp; pages cannot be framed."""
     topic = new_topic(stack.bootstrap, "host-guard", 1)
-    with running_services(stack, topic, ("analytics",)) as procs:
-        port = procs["analytics"].port
+    with running_services(stack, topic, ("analytics", "audit")) as procs:
+        port, audit = procs["analytics"].port, procs["audit"].port
         procs["analytics"].wait_assigned(1)
-        for path in ("/api/summary", "/health", "/metrics", "/", "/static/common.js"):
+        procs["audit"].wait_assigned(1)
+        paths = ("/api/summary", "/api/recent", "/health", "/metrics", "/", "/static/common.js")
+        for path in paths:
             status, body, _ = _get(port, path, host=f"rebind.example:{port}")
+            assert status == 421 and "rebind.example" in body["error"], (path, status, body)
+        for path in ("/api/events", f"/api/events/{uuid.uuid4()}"):
+            status, body, _ = _get(audit, path, host=f"rebind.example:{audit}")
             assert status == 421 and "rebind.example" in body["error"], (path, status, body)
         status, _, headers = _get(port, "/api/summary", host=f"localhost:{port}")
         assert status == 200
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
-        for bad in ("minutes=0", "minutes=1441", "minutes=ten"):
-            status, body, _ = _get(port, f"/api/minutes?{bad}")
-            assert status == 400 and "minutes must be" in body["error"], (bad, body)
-        assert _get(port, "/api/minutes?minutes=1440")[0] == 200
+        bounds = [
+            (port, "/api/minutes?minutes=", ("0", "1441", "ten"), "minutes must be", "1440"),
+            (port, "/api/recent?limit=", ("0", "201", "1e9"), "limit must be", "200"),
+            (audit, "/api/events?limit=", ("0", "101", "-1"), "limit must be", "100"),
+            (audit, "/api/events/", ("x" * 37, "1; DROP"), "not an event id", str(uuid.uuid4())),
+        ]
+        for where, prefix, bad_values, message, good in bounds:
+            for bad in bad_values:
+                status, body, _ = _get(where, prefix + urllib.parse.quote(bad))
+                assert status == 400 and message in body["error"], (prefix, bad, body)
+            assert _get(where, prefix + good)[0] in (200, 404), (prefix, good)
+
+
+def test_a_burst_of_dashboard_reads_holds_only_the_dashboards_own_sessions(
+    stack: Stack, db: Db
+) -> None:
+    """However many heavy GETs arrive, they run on the dashboards' pool (2 sessions, each
+    statement timed out by the server), never on the consume loop's connections."""
+    topic = new_topic(stack.bootstrap, "read-pool", 1)
+    with running_services(stack, topic, ("analytics",)) as procs:
+        port = procs["analytics"].port
+        procs["analytics"].wait_assigned(1)
+        with ThreadPoolExecutor(16) as pool:  # distinct limits: no answer from the cache
+            answers = list(pool.map(lambda n: _get(port, f"/api/recent?limit={n}")[0],
+                                    range(1, 201)))  # fmt: skip
+        assert answers == [200] * 200
+        sessions = db.all(
+            "SELECT application_name, count(*) FROM pg_stat_activity WHERE usename = %s "
+            "AND application_name = %s GROUP BY 1",
+            "analytics",
+            READ_APPLICATION,
+        )
+        assert sessions == [(READ_APPLICATION, 2)], sessions
 
 
 def _free_port() -> int:

@@ -69,6 +69,6 @@ def test_every_process_runs_on_runtime_dependencies_alone(stack: Stack, tmp_path
 
 
 def _passwords() -> dict[str, str]:
-    from infra.compose.spec import LOCAL_ROLE_PASSWORDS
+    from infra.compose.spec import local_role_passwords
 
-    return LOCAL_ROLE_PASSWORDS
+    return local_role_passwords("x")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from shared.db import adapt
+from shared.secret_files import derived_password
 from tests.support.catalog import SERVICES
 
 COUNTERS = ("processed", "duplicates", "copies", "invalid", "skipped")
@@ -28,9 +29,11 @@ def counters(
 
 
 def role_url(admin_url: str, role: str, password: str | None = None) -> str:
-    """The admin URL with another role's credentials (a service's password is its name)."""
+    """The admin URL with another role's credentials (by default the local runner's: derived
+    from the admin password)."""
     parts = urlsplit(admin_url)
-    netloc = f"{role}:{password or role}@{parts.hostname}:{parts.port}"
+    secret = password or derived_password(parts.password or "", role)
+    netloc = f"{role}:{secret}@{parts.hostname}:{parts.port}"
     return urlunsplit(parts._replace(netloc=netloc))
 
 

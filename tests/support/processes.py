@@ -68,7 +68,7 @@ class ServiceProcess:
                 spec.env[key] = value
         self.full_env = spec.env
         env = {**self.sup.stack.env(), **spec.env}
-        self.process = proc.spawn(spec.argv, self.log_path, env=env)
+        self.process = proc.spawn(spec.argv, self.log_path, env=env, **self.sup.run_as())
         return self
 
     def check_alive(self) -> None:

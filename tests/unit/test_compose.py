@@ -11,7 +11,7 @@ from infra.compose.spec import (
     COMPOSE,
     COMPOSE_ONLY,
     INFRA_SERVICES,
-    LOCAL_ROLE_PASSWORDS,
+    ROLE_PASSWORDS,
     MissingVariable,
     interpolate,
     load_specs,
@@ -21,6 +21,7 @@ from infra.compose.spec import (
 from infra.kafka import principals
 from infra.paths import ROOT
 from services.registry import LAYOUT
+from shared.secret_files import derived_password
 
 
 def test_interpolate_uses_value_then_default() -> None:
@@ -67,19 +68,31 @@ def test_compose_yml_holds_no_password() -> None:
 
 def test_local_runner_points_services_at_local_stack() -> None:
     variables = local_variables("127.0.0.1:29092", "127.0.0.1", 55433, 16066, admin_password="pw")
-    specs = {s.name: s for s in load_specs({**LOCAL_ROLE_PASSWORDS, **variables})}
+    specs = {s.name: s for s in load_specs(variables)}
     assert list(specs) == ["init", "publisher", "analytics", "billing", "audit"]
     assert specs["init"].one_shot and not specs["billing"].one_shot
     assert specs["init"].env["DATABASE_URL"] == "postgresql://postgres:pw@127.0.0.1:55433/fanout"
     billing = specs["billing"].env
     assert billing["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:29092"
-    assert billing["DATABASE_URL"] == "postgresql://billing:billing@127.0.0.1:55433/fanout"
+    password = derived_password("pw", "billing")
+    assert billing["DATABASE_URL"] == f"postgresql://billing:{password}@127.0.0.1:55433/fanout"
     assert [specs[n].web_port for n in ("publisher", "analytics", "billing", "audit")] == [
         16065,
         16066,
         16067,
         16068,
     ]
+
+
+def test_local_role_passwords_are_random_per_cluster_never_the_role_names() -> None:
+    first = local_variables("k:1", "h", 1, 16066, admin_password="a" * 32)
+    second = local_variables("k:1", "h", 1, 16066, admin_password="b" * 32)
+    values = {var: first[var] for var in ROLE_PASSWORDS}
+    assert set(ROLE_PASSWORDS) <= set(first)
+    for var, role in ROLE_PASSWORDS.items():
+        assert re.fullmatch(r"[0-9a-f]{32}", values[var]), var
+        assert role not in values[var] and values[var] != second[var], var
+    assert len(set(values.values())) == len(ROLE_PASSWORDS)  # one per role
 
 
 def test_compose_declares_the_registrys_processes_and_ports() -> None:

@@ -15,7 +15,7 @@ import pytest
 from infra.compose.spec import infra_policies, load_specs
 from infra.local.restarts import Backoff, Restarts
 from infra.paths import ROOT
-from shared.supervision import infra_states, supervision
+from shared.supervision import infra_states, start_time, supervision
 
 FAST = Backoff(first_s=1, max_s=8, stable_s=30, give_up_after=3)
 
@@ -32,9 +32,9 @@ def test_compose_gives_kafka_and_postgres_a_restart_policy_the_runner_reads() ->
 
 
 def _roles() -> dict[str, str]:
-    from infra.compose.spec import LOCAL_ROLE_PASSWORDS
+    from infra.compose.spec import local_role_passwords
 
-    return dict(LOCAL_ROLE_PASSWORDS)
+    return local_role_passwords("x")
 
 
 def test_delay_doubles_per_consecutive_failure_up_to_its_cap() -> None:
@@ -89,6 +89,7 @@ def _status_file(home: Path) -> Path:
     path = home / "supervisor.json"
     status = {
         "pid": os.getpid(),
+        "pid_start": start_time(os.getpid()),
         "kafka": "127.0.0.1:1",
         "database": "postgresql://postgres:***@127.0.0.1:2/fanout",
         "infra": {
