@@ -30,28 +30,42 @@ NOT_WORKLOADS = {
 }
 # Variables compose.yml has and the cluster does not: compose passes `.env`'s passwords
 # through; in the cluster every password is a file (the *_FILE beside each stays).
+# Under compose init also makes the SCRAM users (their passwords, *_KAFKA_PASSWORD[_FILE], and
+# their secret volumes); in the cluster Strimzi's User Operator makes them from users.yaml.
+MANAGED_BY_STRIMZI = {
+    f"{p.upper()}_KAFKA_PASSWORD{end}"
+    for p in ("publisher", "analytics", "billing", "audit", "learner")
+    for end in ("", "_FILE")
+}
 ONLY_IN_COMPOSE = {
     "init": {
         "ANALYTICS_DB_PASSWORD",
         "BILLING_DB_PASSWORD",
         "AUDIT_DB_PASSWORD",
         "READER_DB_PASSWORD",
+        *MANAGED_BY_STRIMZI,
     },
+    **{p.name: set() for p in LAYOUT.processes},
 }
+for _only in ONLY_IN_COMPOSE.values():
+    _only.add("KAFKA_PASSWORD")  # `.env`'s value; the cluster reads KAFKA_PASSWORD_FILE only
+MOUNTS_ONLY_IN_COMPOSE = {
+    "init": {f"/run/secrets/fanout/kafka-{p}" for p in
+             ("publisher", "analytics", "billing", "audit", "learner")},
+}  # fmt: skip
 # Variables only the cluster sets: the dashboards answer their Service's names (compose
 # reaches them as localhost through published ports).
 ONLY_IN_K8S = {p.name: {"WEB_ALLOWED_HOSTS"} for p in LAYOUT.processes}
 # The Kafka credentials' variables: kafka-credentials.yaml (the one place) sets these in every
-# workload, and nothing else does. They are ahead of compose.yml until issue 18's SASL lands
-# there: then rename them (here and in that file) to compose's names and empty PENDING.
+# workload, and nothing else does. compose sets the username and the password file; the
+# protocol and mechanism are its defaults (SASL_PLAINTEXT, SCRAM-SHA-512), which the cluster
+# states (init's mechanism differs: compose's operator is PLAIN, the cluster's a KafkaUser).
 KAFKA_CREDENTIALS = {
     "KAFKA_SECURITY_PROTOCOL",
     "KAFKA_SASL_MECHANISM",
-    "KAFKA_SASL_USERNAME",
-    "KAFKA_SASL_PASSWORD_FILE",
+    "KAFKA_USERNAME",
+    "KAFKA_PASSWORD_FILE",
 }
-PENDING_KAFKA_CREDENTIALS = KAFKA_CREDENTIALS  # not in compose.yml yet
-KAFKA_SECRET_DIR = "/run/secrets/fanout/kafka"  # where that file mounts each principal's Secret
 # Values that are the cluster's own; every other value is compose.yml's default.
 VALUES_OF_THE_CLUSTER = {
     "KAFKA_BOOTSTRAP_SERVERS",  # the Strimzi bootstrap Service
@@ -95,7 +109,7 @@ def variable_differences(compose: dict[str, Doc], k8s: dict[str, Doc]) -> dict[s
     for name, svc in compose.items():
         ours = env_names(k8s[name])
         only_compose = set(svc["environment"]) - set(ours) - ONLY_IN_COMPOSE.get(name, set())
-        expected = ONLY_IN_K8S.get(name, set()) | PENDING_KAFKA_CREDENTIALS
+        expected = ONLY_IN_K8S.get(name, set()) | (KAFKA_CREDENTIALS - set(svc["environment"]))
         only_k8s = set(ours) - set(svc["environment"])
         if only_compose or only_k8s != expected or len(ours) != len(set(ours)):
             found[name] = f"only in compose {sorted(only_compose)}, in k8s {sorted(only_k8s)}"
@@ -111,7 +125,7 @@ def test_a_variable_added_to_compose_breaks_parity() -> None:
     compose["billing"]["environment"]["BATCH_MAX"] = "500"
     assert variable_differences(compose, workloads()) == {
         "billing": "only in compose ['BATCH_MAX'], in k8s "
-        + str(sorted(ONLY_IN_K8S["billing"] | PENDING_KAFKA_CREDENTIALS))
+        + str(sorted(ONLY_IN_K8S["billing"] | {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM"}))
     }
 
 
@@ -142,7 +156,7 @@ def test_the_same_secret_files() -> None:
     for name, svc in compose_processes().items():
         workload = workloads()[name]
         compose = {v.split(":")[1] for v in svc.get("volumes", [])}
-        assert mount_paths(workload) == compose | {KAFKA_SECRET_DIR}, name
+        assert mount_paths(workload) == compose - MOUNTS_ONLY_IN_COMPOSE.get(name, set()), name
         for e in container(workload)["env"]:
             if e["name"].endswith("_FILE"):
                 assert any(e["value"].startswith(f"{m}/") for m in mount_paths(workload)), e
