@@ -53,10 +53,11 @@ def test_infra_and_long_running_services_have_healthchecks(services: dict[str, A
 
 
 def test_start_order_is_expressed_with_conditions(services: dict[str, Any]) -> None:
-    assert "depends_on" not in services["secrets"] and "depends_on" not in services["kafka"]
-    assert services["postgres"]["depends_on"] == {
-        "secrets": {"condition": "service_completed_successfully"}
-    }
+    assert "depends_on" not in services["secrets"]
+    for name in ("kafka", "postgres"):  # each reads its passwords from the secrets' volumes
+        assert services[name]["depends_on"] == {
+            "secrets": {"condition": "service_completed_successfully"}
+        }, name
     assert services["init"]["depends_on"] == {
         "kafka": {"condition": "service_healthy"},
         "postgres": {"condition": "service_healthy"},
@@ -92,7 +93,7 @@ def test_published_ports_bind_to_loopback_unless_told_otherwise(services: dict[s
     wide = resolved_compose({"BIND_ADDRESS": "0.0.0.0", "KAFKA_PUBLISHED_PORT": "19092"})
     assert wide["services"]["kafka"]["ports"] == ["0.0.0.0:19092:9092/tcp"]
     listeners = wide["services"]["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
-    assert listeners == "PLAINTEXT://kafka:19092,HOST://localhost:19092"
+    assert listeners == "INTERNAL://kafka:19092,HOST://localhost:19092"
 
 
 def _config(tmp_path: Path, dotenv: str) -> dict[str, Any]:
@@ -118,7 +119,10 @@ def test_without_env_file_compose_needs_no_step_before_it(tmp_path: Path) -> Non
         "/run/secrets/fanout/postgres/password"
     )
     for name, secret in (("analytics", "analytics"), ("publisher", "reader")):
-        assert services[name]["volumes"] == [f"secret-{secret}:/run/secrets/fanout/{secret}:ro"]
+        assert services[name]["volumes"] == [  # its database password, its broker password
+            f"secret-{secret}:/run/secrets/fanout/{secret}:ro",
+            f"secret-kafka-{name}:/run/secrets/fanout/kafka-{name}:ro",
+        ]
 
 
 def test_values_in_env_file_reach_the_secrets_service_and_the_urls(tmp_path: Path) -> None:
