@@ -151,6 +151,10 @@ class Supervisor:
             "pid": os.getpid(),
             "kafka": self.stack.bootstrap,
             "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
+            # Which node is which process: a scenario kills a partition's leader by node id.
+            "kafka_nodes": {
+                str(n.node_id): p for n in self.stack.kafka.members if (p := _pid_of(n.process))
+            },
             "database": redacted(self.stack.database_url),
             "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
             "topic": self.stack.settings.topic,

@@ -28,16 +28,16 @@ class BrokerError(RuntimeError):
 def consumer(
     bootstrap: str | list[str], group: str | None = None, **settings: Any
 ) -> AIOKafkaConsumer:
-    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits, and
-    only committed transactions are read (aiokafka's default would apply an aborted event)."""
+    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits (only
+    the lab's counter-example, infra/lab/naive.py, asks for enable_auto_commit=True), and only
+    committed transactions are read (aiokafka's default would apply an aborted event)."""
     inflate.install()  # a compressed batch inflates at most so far
-    defaults = {"request_timeout_ms": REQUEST_TIMEOUT_MS, "isolation_level": "read_committed"}
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        **{**defaults, **settings},
-    )
+    defaults = {
+        "request_timeout_ms": REQUEST_TIMEOUT_MS,
+        "isolation_level": "read_committed",
+        "enable_auto_commit": False,
+    }
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, **{**defaults, **settings})
 
 
 @asynccontextmanager

@@ -1,0 +1,127 @@
+"""7. Fire-and-forget (acks=0) vs acknowledged (acks=all, idempotent) producers, both writing
+while a broker node dies (the broker with one node; partition 0's leader with three). Counted
+from the log itself, read from its start by a client of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+from infra.scenarios.brokers import (
+    kill_node,
+    node_pids,
+    read_log,
+    wait_in_sync,
+    wait_node_back,
+)
+from infra.scenarios.engine import Check, Measured, Say, Scenario, Verdict
+from infra.scenarios.platform import POLL_S, Platform
+from services.publisher.producer import make_producer, publish
+from shared.broker import admin_client, ensure_events_topic
+from shared.events import Event
+from shared.polling import async_wait_for
+
+N, RATE, PARTITIONS = 4_000, 800, 3  # each side: 5 s of events; the node dies after 1 s
+ACKS_1 = (
+    "acks=1 (not played) is acknowledged by the leader alone: a leader that dies before a "
+    "replica copied the write takes acknowledged events with it, and without idempotence "
+    "a retried send can be written twice"
+)
+
+
+def side(name: str) -> list[Event]:
+    """N events whose user_id names the side, so the log tells the two apart."""
+    now = datetime.now(UTC)
+    return [Event(uuid.uuid4(), now, "click", f"{name}-{i % 20}") for i in range(N)]
+
+
+def lost_and_doubled(log: Counter[tuple[str, uuid.UUID]], sent: list[Event]) -> tuple[int, int]:
+    found = [log[(e.user_id or "", e.event_id)] for e in sent]
+    return sum(1 for n in found if n == 0), sum(n - 1 for n in found if n > 1)
+
+
+async def play(platform: Platform, say: Say) -> Verdict:
+    home = platform.need_processes("docker compose kill kafka (restart: unless-stopped revives it)")
+    nodes = node_pids(home)
+    replicas = 3 if len(nodes) >= 3 else 1
+    topic = f"contrast-acks-{uuid.uuid4().hex[:8]}"
+    await ensure_events_topic(platform.bootstrap, topic, PARTITIONS, replicas)
+    victim = (await wait_in_sync(platform.bootstrap, topic, replicas))[0][0]
+    say(f"created {topic} explicitly: {PARTITIONS} partitions, {replicas} replica(s)")
+    say(
+        f"predict: acks=all (idempotent) loses 0 of what the broker acknowledged and doubles 0;"
+        f" acks=0 loses what was in flight when node {victim} died (measured, not assumed)"
+    )
+    zero, every = side("acks-0"), side("acks-all")
+    acked: list[Event] = []
+    refused: list[Event] = []
+
+    def heard(e: Event, error: BaseException | None) -> None:
+        (refused if error else acked).append(e)
+
+    fire, safe = make_producer(platform.bootstrap, "0"), make_producer(platform.bootstrap, "all")
+    await fire.start()
+    await safe.start()
+    try:
+        sent = [0]
+        killed: list[int] = []
+
+        async def kill_mid_stream() -> None:
+            async def under_way() -> bool:
+                return sent[0] >= RATE
+
+            await async_wait_for(under_way, timeout=60, what="the stream", interval=POLL_S / 4)
+            killed.append(await kill_node(home, victim))
+            say(f"killed broker node {victim} (SIGKILL) after {sent[0]} acks=all sends")
+
+        await asyncio.gather(
+            publish(fire, topic, zero, rate=RATE, acks="0"),
+            publish(safe, topic, every, rate=RATE, on_acked=heard,
+                    on_sent=lambda n: sent.__setitem__(0, sent[0] + n)),
+            kill_mid_stream(),
+        )  # fmt: skip
+    finally:
+        await fire.stop()
+        await safe.stop()
+    await wait_node_back(platform, home, victim, killed[0])
+    say(f"the supervisor restarted node {victim}; both producers are done")
+    log = await read_log(platform.bootstrap, topic)
+    say(f"read {topic} from its start with a client of its own: {sum(log.values())} events")
+    lost0, doubled0 = lost_and_doubled(log, zero)
+    lost_all, doubled_all = lost_and_doubled(log, acked)
+    say(
+        f"acks=0: {lost0} of {N:,} lost, {doubled0} doubled; acks=all: {lost_all} of"
+        f" {len(acked):,} acknowledged lost, {doubled_all} doubled ({len(refused)} refused, so"
+        " the producer knew)"
+    )
+    if lost0 == 0:
+        say("acks=0 happened to lose nothing this time: nothing promised it; acks=all's 0 is")
+    say(ACKS_1)
+    async with admin_client(platform.bootstrap) as admin:
+        await admin.delete_topics([topic])
+    return Verdict(
+        (
+            Check("acks=all acknowledged events lost", 0, lost_all),
+            Check("acks=all events doubled", 0, doubled_all),
+        ),
+        (
+            Measured("acks=0 events lost", lost0),
+            Measured("acks=0 events doubled", doubled0),
+            Measured("acks=all sends refused", len(refused)),
+        ),
+    )
+
+
+SCENARIO = Scenario(
+    name="acks-0-vs-all",
+    number=7,
+    teaches=(
+        "A fire-and-forget producer (acks=0) and an acknowledged one (acks=all, idempotent) "
+        "write while a broker dies: counted from the log, acks=all loses and doubles nothing "
+        "it was told was written; acks=0 loses what was in flight."
+    ),
+    touches=(),
+    play=play,
+)
