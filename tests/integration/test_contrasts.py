@@ -145,8 +145,8 @@ def test_order_within_a_partition(stack: Stack, clean_db: Db, tmp_path: Path) ->
     )
     home = partition_of(user, PARTITIONS)
     keyed = sorted(r for r in rows if r[0] == home)[:n]
-    assert [int(a) for _, _, a in keyed] == list(range(1, n + 1))
-    assert [int(a) for p, o, a in rows if (p, o, a) in set(keyed)] == list(range(1, n + 1))
+    assert [-int(a) for _, _, a in keyed] == list(range(1, n + 1))  # a buy is a debit
+    assert [-int(a) for p, o, a in rows if (p, o, a) in set(keyed)] == list(range(1, n + 1))
     spread = {p for p, o, a in rows if (p, o, a) not in set(keyed)}
     assert f"partitions the unkeyed sequence landed on: measured {len(spread)}" in run.verdict
     audit_ids = db.one(

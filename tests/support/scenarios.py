@@ -43,11 +43,20 @@ class FolderSupervisor(Supervisor):
 
 @contextmanager
 def supervised(
-    stack: Stack, topic: str, names: tuple[str, ...], state: Path, **env: str
+    stack: Stack,
+    topic: str,
+    names: tuple[str, ...],
+    state: Path,
+    brokers: bool = False,
+    **env: str,
 ) -> Iterator[FolderSupervisor]:
     """Run ``names`` on ``topic`` (each in a group unique to the test) under a supervisor
-    that restarts them — unless held — as `./fanout up` does."""
+    that restarts them — unless held — as `./fanout up` does; ``brokers``: it restarts the
+    stack's broker nodes too (a scenario kills one)."""
     sup = FolderSupervisor(stack, state)
+    if brokers:
+        sup.supervise_infra()
+        sup.infra.pop("postgres", None)  # the session's database is not this test's to revive
     sup.pidfile.parent.mkdir(parents=True, exist_ok=True)
     suffix = topic.rsplit("-", 1)[-1]
     specs = {s.name: s for s in sup.specs()}
