@@ -155,3 +155,14 @@ def test_order_within_a_partition(stack: Stack, clean_db: Db, tmp_path: Path) ->
         f'%"{user}"%',
     )
     assert audit_ids == 2 * n
+
+
+def test_replication_under_one_broker_says_it_needs_three(stack: Stack, tmp_path: Path) -> None:
+    topic = new_topic(stack.bootstrap, "scn-repl-one", PARTITIONS)
+    with supervised(stack, topic, ("billing",), tmp_path):
+        run = run_scenario("replication", tmp_path)
+    assert run.code == 2
+    assert run.lines == [
+        "cannot run here: replication needs three brokers: run `./fanout up --brokers 3`"
+        f" (here: 1 broker(s), {topic} has 1 replica(s))"
+    ]
