@@ -19,7 +19,7 @@ from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic
 from tests.support.publishing import publish_events
 from tests.support.reconcile import wait_reconciled
-from tests.support.scenarios import run_scenario, supervised
+from tests.support.scenarios import run_scenario, supervised_with_brokers
 
 N = 4_000
 ORDER = ("analytics", "billing", "audit")  # the scenario's order of services
@@ -33,8 +33,9 @@ def measured(verdict: str, what: str) -> int:
 
 def test_acks_0_vs_all_under_a_broker_restart(stack: Stack, tmp_path: Path) -> None:
     topic = new_topic(stack.bootstrap, "scn-acks-home", PARTITIONS)
-    with supervised(stack, topic, (), tmp_path, brokers=True):
+    with supervised_with_brokers(stack, topic, (), tmp_path):
         run = run_scenario("acks-0-vs-all", tmp_path, timeout=600)
+    print("\n".join(run.lines))  # the measured side, for the record (pytest -s)
     assert run.code == 0, run.lines
     assert run.checks() == {
         "acks=all acknowledged events lost": (0, 0),
@@ -60,10 +61,11 @@ def test_replication_leader_killed_mid_stream(
     three = copy.copy(stack)
     three.kafka = kafka3  # the supervisor's broker is the three-node cluster
     publish_events(b3, topic, 300, seed=91)
-    with supervised(three, topic, SERVICES, tmp_path, brokers=True) as sup:
+    with supervised_with_brokers(three, topic, SERVICES, tmp_path) as sup:
         for name, r in sup.running.items():
             wait_reconciled(db, b3, topic, name, r.spec.env["CONSUMER_GROUP"], 300)
         run = run_scenario("replication", tmp_path, timeout=600)
+        print("\n".join(run.lines))
         assert run.code == 0, run.lines
     acked = measured(run.verdict, "events acknowledged")
     checks = run.checks()
