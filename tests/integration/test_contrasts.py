@@ -40,6 +40,7 @@ def run_beside_billing(
         group = sup.running["billing"].spec.env["CONSUMER_GROUP"]
         wait_reconciled(db, stack.bootstrap, topic, "billing", group, 1_000)
         run = run_scenario(name, tmp_path, DATABASE_URL=stack.database_url)
+        print("\n".join(run.lines))  # the measured side, for the record (pytest -s)
         assert run.code == 0, run.lines
         assert sup.running["billing"].restarts == 1
     billing_holds_every_event_once(db, stack.bootstrap, topic, run)
