@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -68,7 +69,7 @@ class NaiveConsumer:
     url: str
     home: Path
     group: str = field(default_factory=lambda: f"naive-{uuid.uuid4().hex[:8]}")
-    process: Any = None
+    process: subprocess.Popen[bytes] | None = None
     start: dict[int, int] = field(default_factory=dict)
 
     @property
@@ -100,10 +101,15 @@ class NaiveConsumer:
         if not self.start:
             self.start = {int(p): o for p, o in ready["start"].items()}
 
+    @property
+    def running(self) -> subprocess.Popen[bytes]:
+        assert self.process is not None, "the naive consumer was never started"
+        return self.process
+
     async def wait_line(self, event: str, seen: int, what: str) -> dict[str, Any]:
         async def there() -> bool:
-            if self.process.poll() is not None and not self._found(event, seen):
-                raise GiveUp(f"{what}: it exited with {self.process.returncode}")
+            if self.running.poll() is not None and not self._found(event, seen):
+                raise GiveUp(f"{what}: it exited with {self.running.returncode}")
             return self._found(event, seen) is not None
 
         await async_wait_for(there, timeout=120, what=what, interval=POLL_S)
@@ -140,7 +146,7 @@ class NaiveConsumer:
 
     async def exited(self, timeout: float) -> None:
         async def gone() -> bool:
-            return bool(self.process.poll() is not None)
+            return self.running.poll() is not None
 
         await async_wait_for(gone, timeout=timeout, what="the naive process to exit")
 
