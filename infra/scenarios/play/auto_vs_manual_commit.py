@@ -37,6 +37,8 @@ async def play(platform: Platform, say: Say) -> Verdict:
         f"measured: the broker has {read} offsets committed for the naive group since it joined,"
         f" its table holds {written} of them: {lost} committed but never written"
     )
+    gaps = next(c.measured for c in billing.checks if c.what == "gaps (reconcile)")
+    say(f"side by side: the naive consumer lost {lost} events; billing: {gaps} gaps in reconcile")
     return Verdict(
         (Check("naive events lost (committed, never written)", len(batch), lost), *billing.checks),
         (Measured("naive offsets committed since it joined", read),

@@ -41,9 +41,12 @@ async def play(platform: Platform, say: Say) -> Verdict:
         await naive.catch_up(await log_end_offsets(platform.bootstrap, platform.topic))
         doubled = await naive.rows_at(window)
         w = await naive.written()
+    absorbed = next(c.measured for c in billing.checks if c.what.startswith("duplicates"))
     say(
-        f"side by side: the naive table wrote {doubled - size} events twice and its total is off by"
-        f" {w.total_amount - w.amount}; billing absorbed its redelivery, its ledger unchanged"
+        f"side by side: the naive table holds its {size} window events in {doubled} rows and"
+        f" its total is off by {w.total_events - w.events} events and"
+        f" {w.total_amount - w.amount}; billing absorbed {absorbed} duplicates, its ledger of"
+        " the window unchanged"
     )
     return Verdict(
         (
