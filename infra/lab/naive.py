@@ -60,6 +60,9 @@ class NaiveSettings(BaseSettings):
     database_url: str  # the naive role, with the password the scenario gave it
     naive_commit: Literal["auto", "manual"]
     naive_crash: Literal["none", "after-autocommit", "in-window"] = "none"
+    # The switch waits for a batch this big: on a live platform the publisher's trickle
+    # comes first, a few events a batch; the scenario's burst is the batch to crash on.
+    naive_crash_min_batch: int = 1
     naive_report: Path
 
 
@@ -109,7 +112,8 @@ class Naive:
 
     async def handle(self, engine: AsyncEngine, records: list[ConsumerRecord[Any, Any]]) -> None:
         rows = [row_of(self.s.events_topic, r) for r in records]
-        if self.s.naive_crash == "after-autocommit":
+        armed = len(records) >= self.s.naive_crash_min_batch
+        if armed and self.s.naive_crash == "after-autocommit":
             await self.until_auto_committed(records)
             self.crash("after-autocommit", rows)
         events = [e for e in rows if e is not None]
@@ -120,7 +124,7 @@ class Naive:
             await conn.execute(
                 TOTAL, {"g": self.s.consumer_group, "n": len(events), "amount": amount}
             )
-        if self.s.naive_crash == "in-window":
+        if armed and self.s.naive_crash == "in-window":
             self.crash("in-window", rows)
         if self.s.naive_commit == "manual":
             await self.client.commit()

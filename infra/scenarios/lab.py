@@ -28,6 +28,7 @@ from infra.scenarios.platform import POLL_S, Platform
 from shared.broker import committed_offsets
 from shared.polling import GiveUp, async_wait_for
 
+CRASH_MIN_BATCH = 8  # a batch of the scenario's burst, not one of the live publisher's trickle
 Batch = list[tuple[int, int, Decimal | None]]  # partition, offset, amount
 
 # What the naive table holds for a group: rows, distinct events, their true amount, and the
@@ -91,6 +92,7 @@ class NaiveConsumer:
             "DATABASE_URL": self.url,
             "NAIVE_COMMIT": self.commit,
             "NAIVE_CRASH": crash,
+            "NAIVE_CRASH_MIN_BATCH": str(CRASH_MIN_BATCH),
             "NAIVE_REPORT": str(self.report),
         }
         self.report.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ async def play(platform: Platform, say: Say) -> Verdict:
         await naive.run(crash="in-window")
         say(
             f"started the counter-example, the naive consumer (group {naive.group}: plain INSERT,"
-            " no inbox, a running total), armed to die after its first write, before its commit"
+            " no inbox, a running total), armed to die after writing a batch of the coming burst,"
+            " before its commit"
         )
         billing = await crash_in_the_window.play(platform, say)
         window = await naive.crashed()
