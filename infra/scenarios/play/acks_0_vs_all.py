@@ -10,7 +10,9 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -100,6 +102,55 @@ def lost_and_doubled(log: Counter[tuple[str, uuid.UUID]], sent: list[Event]) -> 
     return sum(1 for n in found if n == 0), sum(n - 1 for n in found if n > 1)
 
 
+@dataclass
+class Race:
+    acked: list[Event] = field(default_factory=list)
+    refused: list[Event] = field(default_factory=list)
+    sent: int = 0  # acks=all sends so far: the kill waits for RATE of them
+
+    def heard(self, e: Event, error: BaseException | None) -> None:
+        (self.refused if error else self.acked).append(e)
+
+    def counted(self) -> None:
+        self.sent += 1
+
+
+async def both_through_the_kill(
+    platform: Platform,
+    home: Path,
+    victim: int,
+    topic: str,
+    zero: list[Event],
+    every: list[Event],
+    say: Say,
+) -> tuple[list[Event], list[Event], int]:
+    """Both producers stream while ``victim`` is killed and brought back; returns acks=all's
+    acknowledged and refused events, and how many acks=0 sends raised at once."""
+    race, killed = Race(), []
+
+    async def kill_mid_stream() -> None:
+        async def under_way() -> bool:
+            return race.sent >= RATE
+
+        await async_wait_for(under_way, timeout=60, what="the stream", interval=POLL_S / 4)
+        killed.append(await kill_node(home, victim))
+        say(f"killed broker node {victim} (SIGKILL) after {race.sent} acks=all sends")
+
+    b = platform.bootstrap
+    replaced0, replaced, _ = await asyncio.gather(
+        stream(b, "0", topic, zero, lambda e, error: None, lambda: None),
+        stream(b, "all", topic, every, race.heard, race.counted),
+        kill_mid_stream(),
+    )
+    for acks, n in (("0", replaced0), ("all", replaced)):
+        if n:
+            say(f"the acks={acks} client's sender died with the broker: {n} send(s) raised at"
+                " once, and a new client carried on")  # fmt: skip
+    await wait_node_back(platform, home, victim, killed[0])
+    say(f"the supervisor restarted node {victim}; both producers are done")
+    return race.acked, race.refused, replaced0
+
+
 async def play(platform: Platform, say: Say) -> Verdict:
     home = platform.need_processes("docker compose kill kafka (restart: unless-stopped revives it)")
     nodes = node_pids(home)
@@ -113,39 +164,9 @@ async def play(platform: Platform, say: Say) -> Verdict:
         f" acks=0 loses what was in flight when node {victim} died (measured, not assumed)"
     )
     zero, every = side("acks-0"), side("acks-all")
-    acked: list[Event] = []
-    refused: list[Event] = []
-
-    def heard(e: Event, error: BaseException | None) -> None:
-        (refused if error else acked).append(e)
-
-    sent = [0]
-    killed: list[int] = []
-
-    async def kill_mid_stream() -> None:
-        async def under_way() -> bool:
-            return sent[0] >= RATE
-
-        await async_wait_for(under_way, timeout=60, what="the stream", interval=POLL_S / 4)
-        killed.append(await kill_node(home, victim))
-        say(f"killed broker node {victim} (SIGKILL) after {sent[0]} acks=all sends")
-
-    def counted() -> None:
-        sent[0] += 1
-
-    b = platform.bootstrap
-    replaced0, replaced, _ = await asyncio.gather(
-        stream(b, "0", topic, zero, lambda e, error: None, lambda: None),
-        stream(b, "all", topic, every, heard, counted),
-        kill_mid_stream(),
-    )
-    for acks, n in (("0", replaced0), ("all", replaced)):
-        if n:
-            say(f"the acks={acks} client's sender died with the broker: {n} send(s) raised at"
-                " once, and a new client carried on")  # fmt: skip
-    await wait_node_back(platform, home, victim, killed[0])
-    say(f"the supervisor restarted node {victim}; both producers are done")
+    race = await both_through_the_kill(platform, home, victim, topic, zero, every, say)
     log = await read_log(platform.bootstrap, topic)
+    acked, refused, replaced0 = race
     say(f"read {topic} from its start with a client of its own: {sum(log.values())} events")
     lost0, doubled0 = lost_and_doubled(log, zero)
     lost_all, doubled_all = lost_and_doubled(log, acked)
