@@ -50,6 +50,8 @@ class Overview:
     engine: AsyncEngine | None
     counters: dict[str, Counter]
     cache: Cached = field(default_factory=Cached)
+    # How the topic was made changes rarely: read it twice a minute, not on every poll.
+    setup_cache: Cached = field(default_factory=lambda: Cached(ttl=30.0))
     # (unix second, events sent so far), sampled every second: the published/s chart.
     samples: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_S + 1))
 
@@ -82,7 +84,7 @@ class Overview:
             }
 
         try:
-            return await self.cache.get("topic_setup", load)
+            return await self.setup_cache.get("topic_setup", load)
         except (KafkaError, BrokerError, OSError) as exc:
             return {"error": f"{type(exc).__name__}: {exc}"}
 
