@@ -29,20 +29,17 @@ class BrokerError(RuntimeError):
 def consumer(
     bootstrap: str | list[str], group: str | None = None, **settings: Any
 ) -> AIOKafkaConsumer:
-    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits, and
-    only committed transactions are read (aiokafka's default would apply an aborted event)."""
+    """Every AIOKafkaConsumer of the project: offsets move only when the caller commits (only
+    the lab's counter-example, infra/lab/naive.py, asks for enable_auto_commit=True), and only
+    committed transactions are read (aiokafka's default would apply an aborted event)."""
     inflate.install()  # a compressed batch inflates at most so far
     defaults = {
         "request_timeout_ms": REQUEST_TIMEOUT_MS,
         "isolation_level": "read_committed",
         **client_options(),  # this process's principal (shared/kafka_auth.py)
+        "enable_auto_commit": False,
     }
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        **{**defaults, **settings},
-    )
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, **{**defaults, **settings})
 
 
 def producer(bootstrap: str | list[str], **settings: Any) -> AIOKafkaProducer:
@@ -128,12 +125,36 @@ async def topic_config(bootstrap: str, topic: str, name: str) -> str | None:
         (response,) = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, topic, {name: None})]
         )
+    return _config_value(response, name, f"topic {topic!r}")
+
+
+async def broker_config(bootstrap: str, name: str) -> str | None:
+    """One configuration value of the lowest-numbered broker, as it runs."""
+    async with admin_client(bootstrap) as admin:
+        node = min(b["node_id"] for b in (await admin.describe_cluster())["brokers"])
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, str(node), {name: None})]
+        )
+    return _config_value(response, name, f"broker {node}")
+
+
+def _config_value(response: Any, name: str, what: str) -> str | None:
     for error_code, _, _, _, entries, *_ in response.resources:
-        raise_for(error_code, f"topic {topic!r}")
+        raise_for(error_code, what)
         for entry in entries:
             if entry[0] == name:
                 return str(entry[1])
     return None
+
+
+# Why the broker never creates a topic by itself: a mistyped name would silently become a
+# new topic with the broker's default partitions and one replica, which nobody reads.
+AUTO_CREATE = "auto.create.topics.enable"
+EXPLICIT_TOPICS = (
+    "the platform creates its topics itself, with the partitions and replication it chose;"
+    " auto-creation is off so that a mistyped topic name fails loudly instead of becoming a new"
+    " topic with the broker's defaults that nobody reads"
+)
 
 
 async def log_end_offsets(bootstrap: str, topic: str) -> dict[int, int]:

@@ -50,6 +50,15 @@ class KafkaAuth:
             "sasl.password": self.password,
         }
 
+    def environment(self) -> dict[str, str]:
+        """The variables a child process reads this identity from (KafkaAuthSettings)."""
+        return {
+            "KAFKA_USERNAME": self.username,
+            "KAFKA_PASSWORD": self.password,
+            "KAFKA_SASL_MECHANISM": self.mechanism,
+            "KAFKA_SECURITY_PROTOCOL": self.protocol,
+        }
+
     def jaas(self) -> str:
         """Kafka's Java clients' ``sasl.jaas.config`` (kafka-console-*.sh properties)."""
         module = "plain.PlainLoginModule" if self.mechanism == "PLAIN" else "scram.ScramLoginModule"

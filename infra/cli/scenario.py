@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Annotated
 
 import typer
@@ -49,6 +50,9 @@ def run_scenario(
         typer.echo(f"no scenario {name!r}; there are: {', '.join(scenarios)}", err=True)
         raise typer.Exit(engine.CANNOT_RUN)
     platform = locate(ScenarioSettings())  # type: ignore[call-arg]
+    # A contrast kills a broker on purpose: aiokafka's warning on every retry would bury the
+    # narration (its errors still show).
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
     def say(line: str) -> None:
         typer.echo(line)  # one line at a time: the overview relays them as they come

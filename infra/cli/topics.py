@@ -19,6 +19,7 @@ from infra.cli.options import (
 )
 from infra.ops import topics as topics_ops
 from infra.ops.topics import Shown
+from shared.broker import AUTO_CREATE, EXPLICIT_TOPICS, broker_config
 from shared.fetch import Undecodable
 from shared.text import printable
 
@@ -52,6 +53,8 @@ def topics(
     for t in rows:
         table.add_row(t.name, str(t.partitions), str(t.replication))
     console().print(table)
+    auto = run_broker(broker_config(server, AUTO_CREATE), server)
+    typer.echo(f"{AUTO_CREATE}={auto}: {EXPLICIT_TOPICS}")
 
 
 @topics_app.command("describe")

@@ -169,6 +169,10 @@ class Supervisor:
             **_me(),
             "kafka": self.stack.bootstrap,
             "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
+            # Which node is which process: a scenario kills a partition's leader by node id.
+            "kafka_nodes": {
+                str(n.node_id): p for n in self.stack.kafka.members if (p := _pid_of(n.process))
+            },
             "database": redacted(self.stack.database_url),
             "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
             # Where the local cluster keeps its password files (a scenario reads them as root).

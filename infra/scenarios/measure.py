@@ -94,6 +94,16 @@ async def row(url: str, sql: sa.TextClause, **params: Any) -> tuple[Any, ...]:
         await engine.dispose()
 
 
+async def column(url: str, sql: sa.TextClause, **params: Any) -> list[Any]:
+    """The first value of every row ``sql`` returns, in its order."""
+    engine = async_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return [r[0] for r in await conn.execute(sql, params)]
+    finally:
+        await engine.dispose()
+
+
 async def execute(url: str, sql: str) -> None:
     """One statement, committed (the admin role's rule, added or dropped)."""
     engine = async_engine(url, pool_size=1)

@@ -207,13 +207,16 @@ class Platform:
             await producer.stop()
         return result.acknowledged
 
-    async def publish_list(self, batch: list[Event]) -> list[tuple[int, int]]:
-        """These events, in order, keyed by user; where each landed (partition, offset)."""
+    async def publish_list(self, batch: list[Event], keyed: bool = True) -> list[tuple[int, int]]:
+        """These events, in order, keyed by user (else with no key: the partitioner spreads
+        them); where each landed (partition, offset)."""
         producer = make_producer(self.bootstrap, "all")
         await producer.start()
         try:
             sent = [
-                await producer.send(self.topic, e.to_json(), key=(e.user_id or "").encode())
+                await producer.send(
+                    self.topic, e.to_json(), key=(e.user_id or "").encode() if keyed else None
+                )
                 for e in batch
             ]
             return [((m := await f).partition, m.offset) for f in sent]

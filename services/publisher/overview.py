@@ -15,11 +15,20 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.registry import LAYOUT
 from shared import readside
+from shared.broker import (
+    AUTO_CREATE,
+    EXPLICIT_TOPICS,
+    BrokerError,
+    broker_config,
+    partitions_of,
+    replication_of,
+)
 from shared.dashboard.http import Cached, ReadFailed, guarded
 from shared.readside import ServiceState
 from shared.reconcile import BrokerFacts, ServiceRecon, broker_facts, read_around, reconcile
@@ -42,6 +51,8 @@ class Overview:
     engines: dict[str, AsyncEngine]  # per service, where it lives (none: broker side only)
     counters: dict[str, Counter]
     cache: Cached = field(default_factory=Cached)
+    # How the topic was made changes rarely: read it twice a minute, not on every poll.
+    setup_cache: Cached = field(default_factory=lambda: Cached(ttl=30.0))
     # (unix second, events sent so far), sampled every second: the published/s chart.
     samples: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=HISTORY_S + 1))
 
@@ -58,6 +69,25 @@ class Overview:
             "broker",
             lambda: broker_facts(",".join(s.bootstrap_list), s.events_topic, self.groups.values()),
         )
+
+    async def topic_setup(self) -> dict[str, Any]:
+        """How the topic was made: explicitly, with its partitions and replication, and the
+        broker's auto-creation switch (off)."""
+        s = self.settings
+        bootstrap = ",".join(s.bootstrap_list)
+
+        async def load() -> dict[str, Any]:
+            return {
+                "partitions": len(await partitions_of(bootstrap, s.events_topic)),
+                "replication": await replication_of(bootstrap, s.events_topic),
+                "auto_create": await broker_config(bootstrap, AUTO_CREATE),
+                "why": EXPLICIT_TOPICS,
+            }
+
+        try:
+            return await self.setup_cache.get("topic_setup", load)
+        except (KafkaError, BrokerError, OSError) as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     async def read_states(self) -> tuple[dict[str, ServiceState], str | None]:
         if not self.engines:
@@ -101,6 +131,7 @@ class Overview:
             "partitions": [{"partition": p, "log_end": e} for p, e in facts.log_end.items()],
             "published": sum(facts.log_end.values()) if facts.reachable else None,
             "broker": {"up": facts.reachable, "error": facts.error},
+            "topic_setup": await self.topic_setup() if facts.reachable else None,
             "db": {"up": db_error is None, "error": db_error},
             "publisher": self.publisher(),
             "services": services,

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from infra.local.stack import Stack
 from infra.polling import wait_for
+from infra.scenarios import catalog
 from tests.browser.helpers import off_loop
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, published
@@ -44,6 +45,15 @@ def test_run_a_scenario_from_the_overview(
         off_loop(wait_reconciled, db, bootstrap, topic, "billing", group, PUBLISHED)
         page.goto(f"http://127.0.0.1:{sup.running['publisher'].spec.web_port}/overview")
 
+        # The panel lists the engine's whole catalog, the contrasts among them, and the topic
+        # line says how the topic was made.
+        listed = page.locator("#scenario-list li")
+        expect(listed).to_have_count(len(catalog()))
+        assert [li.get_attribute("data-name") for li in listed.all()] == list(catalog())
+        expect(page.locator("#topic-setup")).to_contain_text(
+            f"{topic}: created explicitly with {PARTITIONS} partitions and replication 1;"
+            " auto.create.topics.enable=false: the platform creates its topics itself"
+        )
         page.locator('#scenario-list li[data-name="crash-in-the-window"] button').click()
         narration = page.locator("#narration li")
         expect(narration.first).to_have_text(

@@ -16,6 +16,7 @@ from infra.cli import app
 from infra.ops.groups import describe_group, list_groups
 from infra.polling import wait_for
 from shared import broker
+from shared.broker import EXPLICIT_TOPICS
 from tests.support.kafka import commit, committed, ends, new_topic, produce_to, unique
 
 # Wide enough that rich never folds or truncates a table cell.
@@ -93,6 +94,9 @@ def test_topics_lists_and_describes_exact_partitions_and_offsets(bootstrap: str)
     rows = {r[0]: r[1:] for r in table_rows(listed.stdout)}
     assert rows[topic] == ["3", "1"]
     assert "__consumer_offsets" not in rows
+    # Topics are made explicitly: the broker itself never creates one (and says why).
+    said = " ".join(listed.stdout.split())  # rich may wrap the line
+    assert f"auto.create.topics.enable=false: {EXPLICIT_TOPICS}" in said
 
     everything = cli(bootstrap, "topics", "--all")
     assert everything.exit_code == 0, everything.output

@@ -47,9 +47,29 @@ def supervised(
 ) -> Iterator[FolderSupervisor]:
     """Run ``names`` on ``topic`` (each in a group unique to the test) under a supervisor
     that restarts them — unless held — as `./fanout up` does."""
+    with supervising(FolderSupervisor(stack, state), topic, names, **env) as sup:
+        yield sup
+
+
+@contextmanager
+def supervised_with_brokers(
+    stack: Stack, topic: str, names: tuple[str, ...], state: Path, **env: str
+) -> Iterator[FolderSupervisor]:
+    """As supervised(), and the supervisor restarts the stack's broker nodes too (a scenario
+    kills one), as `./fanout up` does."""
     sup = FolderSupervisor(stack, state)
+    sup.supervise_infra()
+    sup.infra.pop("postgres", None)  # the session's database is not this test's to revive
+    with supervising(sup, topic, names, **env) as running:
+        yield running
+
+
+@contextmanager
+def supervising(
+    sup: FolderSupervisor, topic: str, names: tuple[str, ...], **env: str
+) -> Iterator[FolderSupervisor]:
     sup.pidfile.parent.mkdir(parents=True, exist_ok=True)
-    stack.provision(topic)  # the operator's: dead-letter and redrive topics, ACLs
+    sup.stack.provision(topic)  # the operator's: dead-letter and redrive topics, ACLs
     suffix = topic.rsplit("-", 1)[-1]
     specs = {s.name: s for s in sup.specs()}
     for name in names:

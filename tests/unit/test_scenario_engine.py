@@ -85,7 +85,7 @@ def test_list_prints_one_scenario_a_line_name_first() -> None:
     assert {"crash-in-the-window", "replay", "earliest-vs-latest"} <= set(names)
     numbers = [s.number for s in catalog().values()]
     assert numbers == sorted(numbers)
-    assert all(re.fullmatch(r"[a-z]+(-[a-z]+)*", n) for n in names)
+    assert all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", n) for n in names)  # acks-0-vs-all
 
 
 def test_an_unknown_scenario_exits_2() -> None:

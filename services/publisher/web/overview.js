@@ -166,12 +166,20 @@ function fillRestarts(o) {
   Dash.badge("sup-status", sup.down.length === 0, text, "");
 }
 
+function fillTopicSetup(o) {
+  const t = o.topic_setup, p = document.getElementById("topic-setup");
+  if (!t || t.error) { p.textContent = t ? `topic set-up unknown: ${t.error}` : ""; return; }
+  p.textContent = `${o.topic}: created explicitly with ${t.partitions} partitions and ` +
+    `replication ${t.replication}; auto.create.topics.enable=${t.auto_create}: ${t.why}.`;
+}
+
 async function overview() {
   const o = await Dash.getJSON("/api/overview");
   drawDiagram(o);
   fillRecon(o);
   fillWindows(o);
   fillRestarts(o);
+  fillTopicSetup(o);
   Dash.badge("db-status", o.db.up, o.db.up ? "database up" : "database down", o.db.error || "");
   Dash.badge("broker-status", o.broker.up, o.broker.up ? "broker reachable" : "broker unreachable", o.broker.error || "");
   Dash.links(o.ports);
