@@ -5,7 +5,9 @@ neither Create nor Alter). Through confluent-kafka: aiokafka has no SCRAM or ACL
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
@@ -24,6 +26,8 @@ from infra.kafka import principals
 from infra.kafka.principals import Grant
 from shared import broker
 from shared.kafka_auth import KafkaAuth, identity
+
+T = TypeVar("T")
 
 SCRAM_ITERATIONS = 8192  # Kafka's minimum is 4096
 TIMEOUT_S = 30.0
@@ -68,6 +72,17 @@ def ensure_acls(bootstrap: str, grants: Iterable[Grant]) -> None:
         future.result(timeout=TIMEOUT_S)
 
 
+def run_blocking(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(make())``, also when this thread's event loop is running (a browser test's
+    Playwright keeps one): then in a thread of its own, waited for."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def ensure_topics(
     bootstrap: str,
     topic: str,
@@ -86,7 +101,7 @@ def ensure_topics(
             await broker.ensure_events_topic(bootstrap, derived, 1, kept)
         return created
 
-    return asyncio.run(create())
+    return run_blocking(create)
 
 
 def provision(
