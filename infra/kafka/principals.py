@@ -29,6 +29,9 @@ ALL = (*STATIC, *SCRAM_USERS)
 LEARNER_GROUP_PREFIX = "learner-"
 
 
+CLUSTER = "kafka-cluster"  # the one name of Kafka's cluster resource
+
+
 @dataclass(frozen=True)
 class Grant:
     """One ALLOW ACL: ``principal`` may ``operation`` on a topic or group named ``name``
@@ -36,7 +39,7 @@ class Grant:
 
     principal: str
     operation: str  # READ, WRITE, DESCRIBE, DESCRIBE_CONFIGS
-    resource: str  # TOPIC, GROUP
+    resource: str  # TOPIC, GROUP, CLUSTER
     name: str
     prefixed: bool = False
 
@@ -64,7 +67,12 @@ def publisher_grants(topic: str) -> list[Grant]:
     """Write the events topic (idempotent producing needs nothing more since Kafka 2.8).
     Describe only, for the overview: the services' committed offsets and the topics' ends —
     Describe reads no event and joins no group."""
-    grants = [Grant(PUBLISHER, "WRITE", "TOPIC", topic)]
+    grants = [
+        Grant(PUBLISHER, "WRITE", "TOPIC", topic),
+        # The overview shows auto.create.topics.enable (the broker's config; Kafka masks the
+        # sensitive ones): DescribeConfigs on the cluster reads configs and changes none.
+        Grant(PUBLISHER, "DESCRIBE_CONFIGS", "CLUSTER", CLUSTER),
+    ]
     for service in SERVICES:
         grants += _group(PUBLISHER, "DESCRIBE", service)
         grants += [

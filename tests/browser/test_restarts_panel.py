@@ -34,6 +34,7 @@ def test_overview_shows_the_outage_then_each_processs_restarts(
     sup: SupervisedStack, page: Page
 ) -> None:
     topic = off_loop(new_topic, sup.stack.bootstrap, "restarts-panel", 1)
+    off_loop(sup.stack.provision, topic)  # the operator's ACLs: the publisher may write it
     publisher = ServiceProcess("publisher", {"EVENTS_TOPIC": topic}, Supervisor(sup.stack))
     with stopped_at_exit(publisher.start()):
         answers = publisher.alive_and(lambda: health(publisher.port)["status"] == 200)

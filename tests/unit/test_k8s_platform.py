@@ -58,7 +58,10 @@ def test_one_principal_per_process_with_least_privilege() -> None:
     assert all(u["spec"]["authentication"]["type"] == "scram-sha-512" for u in users.values())
     topic = ("topic", EVENTS, "literal")
     describe_groups = {("group", s, "literal", "Describe") for s in SERVICES}  # lag reads
-    assert acls(users["publisher"]) == {(*topic, "Write"), (*topic, "Describe")} | describe_groups
+    configs = {("cluster", "", "", "DescribeConfigs")}  # the overview's auto-create line
+    assert acls(users["publisher"]) == (
+        {(*topic, "Write"), (*topic, "Describe")} | describe_groups | configs
+    )
     for s in SERVICES:
         dlq = ("topic", dlq_topic(EVENTS, s), "literal")
         redrive = ("topic", redrive_topic(EVENTS, s), "literal")
