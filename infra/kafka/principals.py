@@ -39,7 +39,7 @@ class Grant:
 
     principal: str
     operation: str  # READ, WRITE, DESCRIBE, DESCRIBE_CONFIGS
-    resource: str  # TOPIC, GROUP, CLUSTER
+    resource: str  # TOPIC, GROUP, BROKER (librdkafka's name of Kafka's CLUSTER resource, 4)
     name: str
     prefixed: bool = False
 
@@ -71,7 +71,7 @@ def publisher_grants(topic: str) -> list[Grant]:
         Grant(PUBLISHER, "WRITE", "TOPIC", topic),
         # The overview shows auto.create.topics.enable (the broker's config; Kafka masks the
         # sensitive ones): DescribeConfigs on the cluster reads configs and changes none.
-        Grant(PUBLISHER, "DESCRIBE_CONFIGS", "CLUSTER", CLUSTER),
+        Grant(PUBLISHER, "DESCRIBE_CONFIGS", "BROKER", CLUSTER),
     ]
     for service in SERVICES:
         grants += _group(PUBLISHER, "DESCRIBE", service)
