@@ -28,10 +28,13 @@ RUN_MS = 180_000  # a crash, a restart after the session timeout, the catch-up
 
 
 def test_run_a_scenario_from_the_overview(
-    stack: Stack, clean_db: Db, page: Page, screenshots: Path, tmp_path: Path
+    stack: Stack, clean_db: Db, page: Page, screenshots: Path
 ) -> None:
     db, bootstrap = clean_db, stack.bootstrap
     topic = off_loop(new_topic, bootstrap, "scn-page", PARTITIONS)
+    # The Run's child runs as the publisher's account (not root): its supervisor's status file
+    # sits where that account can read it, as .state/up does under ./fanout up.
+    state = stack.home / "scenario-panel" / topic
     group = f"billing-{topic.rsplit('-', 1)[-1]}"  # supervised() names groups so
     env = {
         **FAST,
@@ -39,7 +42,7 @@ def test_run_a_scenario_from_the_overview(
         "READER_DATABASE_URL": stack.reader_url,
         "PUBLISH_RATE": "0.001",  # one event now, the next in 1000 s
     }  # the Run's child finds this supervisor by FANOUT_SUPERVISOR_STATUS, like its parent
-    with supervised(stack, topic, ("publisher", "billing"), tmp_path, **env) as sup:
+    with supervised(stack, topic, ("publisher", "billing"), state, **env) as sup:
         wait_for(lambda: off_loop(published, bootstrap, topic) == 1, timeout=60, what="1 event")
         off_loop(publish_events, bootstrap, topic, PUBLISHED - 1, seed=71)
         off_loop(wait_reconciled, db, bootstrap, topic, "billing", group, PUBLISHED)

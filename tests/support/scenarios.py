@@ -69,6 +69,7 @@ def supervising(
     sup: FolderSupervisor, topic: str, names: tuple[str, ...], **env: str
 ) -> Iterator[FolderSupervisor]:
     sup.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    sup.request_folders()  # held/, scale/, store/: the account's, as under ./fanout up
     sup.stack.provision(topic)  # the operator's: dead-letter and redrive topics, ACLs
     suffix = topic.rsplit("-", 1)[-1]
     specs = {s.name: s for s in sup.specs()}
