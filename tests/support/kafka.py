@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from aiokafka import TopicPartition
 from aiokafka.partitioner import murmur2
 
+from infra.kafka import access, principals
 from infra.polling import async_wait_for, wait_for
 from shared import broker
 
@@ -24,8 +25,11 @@ def unique(prefix: str) -> str:
 
 
 def new_topic(bootstrap: str, prefix: str, partitions: int = 3) -> str:
+    """A topic of the test's own, with the platform's ACLs on it (the operator grants them, as
+    init does for multi-app-events): any process of the platform may use it as its events topic."""
     name = unique(prefix)
     assert asyncio.run(broker.ensure_topic(bootstrap, name, partitions)), f"{name} existed"
+    access.ensure_acls(bootstrap, principals.grants(name))
     return name
 
 
