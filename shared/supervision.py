@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+# Beside the status file: the overview's scenario requests (the services' account writes them)
+# and their runs (the supervisor's: narration and exit code; infra/local/scenario_runs.py).
+SCENARIO_REQUESTS, SCENARIO_RUNS = "scenario-requests", "scenario-runs"
 SHOWN = ("state", "restarts", "last_exit", "last_error", "retry_at", "last_down_s")
 
 

@@ -48,10 +48,10 @@ def wanted(home: Path, name: str) -> int:
         return 1
 
 
-def read_request(path: Path) -> str | None:
+def read_request(path: Path, limit: int = 16) -> str | None:
     """A request file's few bytes, or None. Its folder is the services' account's: the
     supervisor (root) reads a regular file only, never through a link, never blocking on a
-    planted FIFO, and at most 16 bytes."""
+    planted FIFO, and at most ``limit`` bytes."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -59,7 +59,7 @@ def read_request(path: Path) -> str | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return os.read(fd, 16).decode(errors="replace").strip()
+        return os.read(fd, limit).decode(errors="replace").strip()
     except OSError:
         return None
     finally:

@@ -36,8 +36,10 @@ from infra.compose.spec import ServiceSpec, infra_policies, load_specs, local_va
 from infra.kafka.server import KafkaNode
 from infra.local import instances, proc
 from infra.local.restarts import Backoff, Restarts
+from infra.local.scenario_runs import ScenarioRuns
 from infra.local.stack import Stack, redacted
 from infra.local.users import owned_folder
+from shared.supervision import SCENARIO_REQUESTS, SCENARIO_RUNS
 
 TICK_S = 0.5
 
@@ -71,6 +73,7 @@ class Supervisor:
         self.infra: dict[str, Supervised] = {}
         self.backoff = Backoff.from_env()
         self.stopping = False
+        self.scenario_runs: ScenarioRuns | None = None  # the overview's Runs (request_folders)
 
     @property
     def pidfile(self) -> Path:
@@ -113,9 +116,13 @@ class Supervisor:
         """``held/``, ``scale/`` and ``store/``, emptied (a scenario killed mid-run left them:
         start afresh) and the account's, so a scenario run by the publisher can write its
         requests."""
-        for requests in ("held", "scale", "store"):
-            shutil.rmtree(self.pidfile.parent / requests, ignore_errors=True)  # fd-based: safe
-            owned_folder(self.pidfile.parent / requests, self.stack.account)
+        home = self.pidfile.parent
+        for requests in ("held", "scale", "store", SCENARIO_REQUESTS):
+            shutil.rmtree(home / requests, ignore_errors=True)  # fd-based: safe
+            owned_folder(home / requests, self.stack.account)
+        shutil.rmtree(home / SCENARIO_RUNS, ignore_errors=True)
+        (home / SCENARIO_RUNS).mkdir(mode=0o755)  # root's: the account reads, never writes
+        self.scenario_runs = ScenarioRuns(home, self.stack.home)
 
     def run_one_shot(self, spec: ServiceSpec) -> None:
         code = self.spawn(spec).wait()
@@ -219,6 +226,8 @@ class Supervisor:
                     self.write_status()
             if self.scale():
                 self.write_status()
+            if self.scenario_runs is not None:
+                self.scenario_runs.tick()
             time.sleep(TICK_S)  # supervision tick
 
     def scale(self) -> bool:
@@ -262,6 +271,8 @@ class Supervisor:
         return True
 
     def shutdown(self) -> None:
+        if self.scenario_runs is not None:
+            self.scenario_runs.stop()
         for r in self.running.values():
             if r.process.poll() is None:
                 r.process.send_signal(signal.SIGTERM)

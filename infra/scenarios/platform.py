@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import urllib.request
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class Platform:
         """The supervisor stops restarting ``name`` until release()."""
         path = held_path(self.need_processes(f"docker compose stop {name}"), name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        write_request(path, "")
 
     def release(self, name: str) -> None:
         assert self.home is not None
@@ -100,7 +101,7 @@ class Platform:
         path = scale_path(self.need_processes(compose_command), name)
         path.parent.mkdir(parents=True, exist_ok=True)
         if count > 1:
-            path.write_text(str(count))
+            write_request(path, str(count))
         else:
             path.unlink(missing_ok=True)
 
@@ -116,7 +117,7 @@ class Platform:
             path.unlink(missing_ok=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(store)
+            write_request(path, store)
         old = self.current(name).pid
         await self.stop(name)
         new = await self.wait_restarted(name, old or 0)
@@ -277,3 +278,11 @@ def local_admin_url(home: Path, status: dict[str, Any]) -> str | None:
         return server.url if server.password_file.exists() else None
     except PermissionError:  # root's file, and we run as the services' user
         return None
+
+
+def write_request(path: Path, text: str) -> None:
+    """A request beside the status file. Its folder is the services' account's and this may
+    run as root (the supervisor runs the overview's scenarios): never through a planted link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)

@@ -10,7 +10,7 @@ import faust
 from prometheus_client import Counter
 
 from services.publisher.overview import Overview
-from services.publisher.scenarios import Scenarios
+from services.publisher.scenarios import Scenarios, supervisor_folder
 from services.registry import LAYOUT
 from shared.dashboard.http import Pages, json_response, nav, register_static
 from shared.db import READ_STATEMENT_TIMEOUT_MS
@@ -33,7 +33,7 @@ def register(app: faust.App, settings: PublisherSettings, counters: dict[str, Co
 
     register_pages(app, view)
     register_api(app, view)
-    register_scenarios(app, Scenarios())
+    register_scenarios(app, Scenarios(supervisor_folder(settings.supervisor_status)))
     register_static(app, WEB)
     return view
 
