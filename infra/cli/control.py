@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.local.supervisor import read_status, signal_named
+from infra.local.status_file import read_status, signal_named
 from infra.paths import state_root
 
 console = Console()

@@ -19,7 +19,8 @@ from infra.kafka.credentials import mask
 from infra.kafka.principals import LEARNER
 from infra.local import cleanup
 from infra.local.stack import Stack, redacted
-from infra.local.supervisor import Supervisor, read_status, signal_named
+from infra.local.status_file import read_status, signal_named
+from infra.local.supervisor import Supervisor
 from infra.paths import ROOT, state_root
 from infra.settings import StackSettings, suite_settings
 

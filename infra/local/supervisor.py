@@ -16,13 +16,11 @@ behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from infra.local import instances, proc
 from infra.local.restarts import Backoff, Restarts
 from infra.local.scenario_runs import ScenarioRuns
 from infra.local.stack import Stack, redacted
+from infra.local.status_file import held_path, write_atomically
 from infra.local.users import owned_folder
 from shared.supervision import SCENARIO_REQUESTS, SCENARIO_RUNS
 
@@ -304,44 +303,3 @@ def _pid(c: Supervised) -> int | None:
 def _pid_of(process: subprocess.Popen[bytes] | None) -> int | None:
     """A live process's PID (None once it exited: poll() reaps it)."""
     return process.pid if process is not None and process.poll() is None else None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers (``up -d``, ``status``, ``down``) poll this file: they must never see it half
-    written. A rename within one folder replaces it in one step."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def held_path(home: Path, name: str) -> Path:
-    """While this file exists the supervisor does not restart ``name``."""
-    return home / "held" / name
-
-
-def read_status(home: Path) -> dict | None:
-    """The running supervisor's status, or None when none runs. A stale file — its PID dead,
-    or now another process (a reboot, a SIGKILLed supervisor: PIDs are reused) — is removed,
-    and said so on stderr: nothing it names is ever signalled."""
-    path = home / "supervisor.json"
-    if not path.exists():
-        return None
-    status = json.loads(path.read_text())
-    pid, started = int(status.get("pid") or 0), status.get("pid_start")
-    if not proc.same_process(pid, started):
-        with contextlib.suppress(PermissionError):  # a reader that may not (a scenario)
-            path.unlink(missing_ok=True)
-        why = "no longer runs" if not proc.pid_alive(pid) else "is now another process"
-        print(
-            f"fanout: cleared a stale status file {path}: its supervisor (pid {pid}) {why}; "
-            "nothing it names was signalled",
-            file=sys.stderr,
-        )
-        return None
-    return status
-
-
-def signal_named(entry: dict, sig: int) -> bool:
-    """Signal the process a status entry names, only if it is still that process."""
-    pid = entry.get("pid")
-    return isinstance(pid, int) and proc.signal_recorded(pid, entry.get("pid_start"), sig)

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiokafka import TopicPartition
 
 from infra.local.proc import pid_alive
-from infra.local.supervisor import read_status
+from infra.local.status_file import read_status
 from infra.polling import async_wait_for
 from infra.scenarios.platform import POLL_S, Platform
 from shared.broker import admin_client, consumer, log_end_offsets, topic_metadata

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from infra.kafka.credentials import sign_in_operator
 from infra.local.instances import scale_path, store_path
 from infra.local.proc import pid_alive
-from infra.local.supervisor import held_path, read_status, signal_named
+from infra.local.status_file import held_path, read_status, signal_named
 from infra.paths import state_root
 from infra.polling import async_wait_for
 from infra.postgres.server import PostgresServer

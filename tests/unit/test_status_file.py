@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from infra.cli import app
 from infra.local.proc import signal_recorded, start_time
 from infra.local.stack import redacted
-from infra.local.supervisor import read_status, write_atomically
+from infra.local.status_file import read_status, write_atomically
 
 
 def test_readers_never_see_a_partly_written_status(tmp_path: Path) -> None:
