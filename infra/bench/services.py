@@ -61,7 +61,7 @@ def drain_database_offsets(
 
 
 def retention_cost(url: str) -> tuple[int, float]:
-    """Rows of audit's deliveries and the seconds retention takes to delete them all (its
+    """Rows of audit's redeliveries and the seconds retention takes to delete them all (its
     batched DELETE, as the service's timer runs it): the cost of the periodic delete."""
     import asyncio
     import time
@@ -75,7 +75,7 @@ def retention_cost(url: str) -> tuple[int, float]:
         try:
             start = time.perf_counter()
             deleted = await prune(engine, "audit", RETAINED, hours=0)
-            return deleted["deliveries"], time.perf_counter() - start
+            return deleted["redeliveries"], time.perf_counter() - start
         finally:
             await engine.dispose()
 

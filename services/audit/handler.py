@@ -1,4 +1,5 @@
-"""audit: one row per event with its raw payload and origin; every redelivery is counted."""
+"""audit: one row per event with its raw payload and origin (its first delivery); every
+redelivery is recorded and counted."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.audit.tables import deliveries, events
+from services.audit.tables import events, redeliveries
 from shared.bulk import DirectCopy, arrays, unnest
 from shared.events import Delivery
 
 COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
-# Straight in: the inbox has already told new events from seen ones. Deliveries keep the
-# order they came in (the search lists an event's deliveries by this table's id).
+# Straight in: the inbox has already told new events from seen ones. Rows keep the order they
+# came in (one sequence numbers events and redeliveries: the search lists deliveries by it).
 INSERT = DirectCopy(events, COLUMNS)
-RECORD_DELIVERIES = DirectCopy(
-    deliveries, ("event_id", "topic", "partition", "kafka_offset", "applied")
-)
+RECORD_REDELIVERIES = DirectCopy(redeliveries, ("event_id", "topic", "partition", "kafka_offset"))
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
 COUNT_REDELIVERY = (
     sa.update(events)
@@ -36,11 +35,13 @@ async def handle(
             for d in new
         )
         await INSERT.execute(conn, rows)
-    deliveries = [(d.event.event_id, d.topic, d.partition, d.offset, True) for d in new]
-    deliveries += [(d.event.event_id, d.topic, d.partition, d.offset, False) for d in absorbed]
-    await RECORD_DELIVERIES.execute(conn, deliveries)
-    # Redelivery is audit's subject: the row stays as first seen, its delivery count rises.
+    if not absorbed:
+        return
+    # Redelivery is audit's subject: each is recorded; the row stays as first seen, its
+    # delivery count rises.
+    await RECORD_REDELIVERIES.execute(
+        conn, ((d.event.event_id, d.topic, d.partition, d.offset) for d in absorbed)
+    )
     repeats = Counter(d.event.event_id for d in absorbed)
-    if repeats:
-        ids = sorted(repeats)
-        await conn.execute(COUNT_REDELIVERY, arrays(id=ids, n=(repeats[i] for i in ids)))
+    ids = sorted(repeats)
+    await conn.execute(COUNT_REDELIVERY, arrays(id=ids, n=(repeats[i] for i in ids)))

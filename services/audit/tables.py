@@ -27,23 +27,40 @@ events = sa.Table(
         "last_seen", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("delivery_count", sa.Integer, nullable=False, server_default="1"),
+    # The first delivery's place in the order deliveries were applied (delivery_seq).
+    sa.Column("delivery_seq", sa.BigInteger, nullable=False),
     schema=SCHEMA,
 )
 
-# Every delivery, first and redelivered alike: audit is where redelivery is visible.
-deliveries = sa.Table(
-    "deliveries",
+# Every redelivery (the first delivery is the event row itself: migration 0006).
+redeliveries = sa.Table(
+    "redeliveries",
     metadata,
-    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True),  # delivery_seq, as events' own
     sa.Column("event_id", sa.Uuid, nullable=False, index=True),
     sa.Column("topic", sa.Text, nullable=False),
     sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("kafka_offset", sa.BigInteger, nullable=False),
-    sa.Column("applied", sa.Boolean, nullable=False),  # false: absorbed as a duplicate
     sa.Column(
         "delivered_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     schema=SCHEMA,
 )
-# Kept RETENTION_HOURS (shared/retention.py): events.delivery_count keeps the totals.
-RETAINED = (("deliveries", "delivered_at"),)
+
+# A view: every delivery, first (applied, from events) and redelivered (absorbed) alike, in
+# the order applied (id). Audit is where redelivery is visible.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger),
+    sa.Column("event_id", sa.Uuid),
+    sa.Column("topic", sa.Text),
+    sa.Column("partition", sa.Integer),
+    sa.Column("kafka_offset", sa.BigInteger),
+    sa.Column("applied", sa.Boolean),  # false: absorbed as a duplicate
+    sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    schema=SCHEMA,
+)
+# Kept RETENTION_HOURS (shared/retention.py): events.delivery_count keeps the totals, and
+# each event's first delivery stays with its row.
+RETAINED = (("redeliveries", "delivered_at"),)

@@ -12,7 +12,7 @@ from tests.support.publishing import generate
 
 SERVICE = "audit"
 # Redelivery shows in these: everything else must stay as first written.
-DELIVERY_RECORDS = ("duplicates", "delivery_count", "deliveries")
+DELIVERY_RECORDS = ("duplicates", "delivery_count", "deliveries", "redeliveries")
 
 
 def events(db: Db) -> list[tuple]:
