@@ -71,11 +71,7 @@ def others(console: Console, r: BenchResult) -> None:
         f"fanout CPU µs per fanned-out event, publisher included: {parts} (sum {total:.0f}"
         f" on {os.cpu_count()} cores)"
     )
-    for s, lat in r.latency_ms.items():
-        console.print(
-            f"{s}: publish→persisted at {r.latency_rate:,.0f}/s p50 {lat['p50']} ms, "
-            f"p99 {lat['p99']} ms; peak RSS {r.peak_rss_mb.get(s)} MB"
-        )
+    latency(console, r)
     console.print(
         f"database ceiling (our writes, no Kafka): {r.db_ceiling_events_per_s:,.0f} "
         f"events/s per service in parallel; ratio {r.ratio_to_db_ceiling:.2f}"
@@ -84,7 +80,7 @@ def others(console: Console, r: BenchResult) -> None:
         burst(console, r.burst)
     if r.retention_rows:
         console.print(
-            f"retention: deleting {r.retention_rows:,} audit deliveries took "
+            f"retention: deleting {r.retention_rows:,} audit redeliveries took "
             f"{r.retention_seconds:.2f} s ({r.retention_rows / max(r.retention_seconds, 1e-3):,.0f}"
             " rows/s, batches of 5,000)"
         )
@@ -104,3 +100,17 @@ def burst(console: Console, b: Burst) -> None:
             f"  {s}: {quiet} ms → {b.burst_ms[s]} ms ([bold]{b.ratio[s]:.2f}[/bold]) "
             f"over {b.batches[s]} batches"
         )
+
+
+def latency(console: Console, r: BenchResult) -> None:
+    table = Table(title="publish→persisted (commit), ms, services running and caught up")
+    table.add_column("events/s")
+    for s in next(iter(r.latency_ms.values()), {}):
+        table.add_column(f"{s} p50 / p99", justify="right")
+    for rate, per_service in r.latency_ms.items():
+        cells = [f"{v['p50']} / {v['p99']}" for v in per_service.values()]
+        events = next(iter(per_service.values()))["events"]
+        table.add_row(f"{float(rate):,.0f} ({events:,.0f} events)", *cells)
+    console.print(table)
+    rss = ", ".join(f"{s} {mb} MB" for s, mb in r.peak_rss_mb.items())
+    console.print(f"peak RSS (the backlog drain and the latency runs): {rss}")

@@ -17,8 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import psycopg
-
+from infra.bench import latency
 from infra.bench import peers as bench_peers
 from infra.bench import profile as bench_profile
 from infra.bench import services as bench_services
@@ -38,8 +37,9 @@ from shared.events import Event
 @dataclass
 class BenchOptions:
     events: int = 100_000
-    rate: float = 2000
-    latency_events: int = 10_000
+    # The latency runs: each rate for ``latency_seconds`` (at least 100 events).
+    rates: tuple[float, ...] = (200, 2000, 20000)
+    latency_seconds: float = 10
     batch: int = 2000
     peers: tuple[str, ...] = ()
     profile: str | None = None
@@ -61,8 +61,9 @@ class BenchResult:
     # fanout's CPU µs per fanned-out event by component (publisher: while pre-filling): on
     # 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
     cpu_us_per_event: dict[str, float] = field(default_factory=dict)
-    latency_rate: float = 0
-    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Per rate (events/s, as text: JSON keys), per service: p50, p99 (ms) and events.
+    latency_ms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # VmHWM after the backlog drain and the latency runs: the peak of both.
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     db_ceiling_events_per_s: float = 0
     ratio_to_db_ceiling: float = 0
@@ -108,19 +109,6 @@ def _tap(source: Iterable[Event], ids: list[str]) -> Iterator[Event]:
     for e in source:
         ids.append(str(e.event_id))
         yield e
-
-
-def _latency(url: str, schema: str, ids: list[str]) -> dict[str, float]:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            f"SELECT percentile_cont(array[0.5, 0.99]) WITHIN GROUP "
-            f"(ORDER BY extract(epoch FROM persisted_at - event_time)) "
-            f"FROM {schema}.inbox WHERE event_id = ANY(%s::uuid[])",
-            (ids,),
-        ).fetchone()
-    assert row is not None
-    p50, p99 = row[0]
-    return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1)}
 
 
 def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
@@ -198,17 +186,14 @@ def _throughput(
 
 
 def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
-    topic = stack.settings.topic
-    result.latency_rate = opts.rate
-    ids, _, _ = _publish(stack.bootstrap, topic, opts.latency_events, opts.rate, seed=2)
-    ends = asyncio.run(log_end_offsets(stack.bootstrap, topic))
-    latest = GroupWatch(stack.bootstrap, topic, ends)
-    target = sum(ends.values())
-    deadline = time.monotonic() + 600
-    while not all(latest.committed(s) == target for s in SERVICES):
-        assert time.monotonic() < deadline, "the latency run was not persisted within 600 s"
-        time.sleep(0.2)  # polling the broker's committed offsets
-    result.latency_ms = {s: _latency(stack.database_url, s, ids) for s in SERVICES}
+    def publish(count: int, rate: float, seed: int) -> list[str]:
+        return _publish(stack.bootstrap, stack.settings.topic, count, rate, seed)[0]
+
+    for i, rate in enumerate(opts.rates):
+        result.latency_ms[f"{rate:g}"] = latency.run_at(
+            stack.bootstrap, stack.settings.topic, stack.database_url, publish, rate,
+            opts.latency_seconds, seed=10 + i,
+        )  # fmt: skip
     result.peak_rss_mb = {s: peak_rss_mb(p.pid) for s, p in running.items()}
 
 

@@ -16,8 +16,11 @@ def register(app: typer.Typer) -> None:
 
 def bench(
     events_: Annotated[int, typer.Option("--events", "-n", min=1000)] = 100_000,
-    rate: Annotated[float, typer.Option(help="Fixed rate of the latency run (events/s).")] = 2000,
-    latency_events: Annotated[int, typer.Option(min=100)] = 10_000,
+    rate: Annotated[
+        list[float] | None,
+        typer.Option(help="A latency run's rate (events/s), repeatable [default: 200 2000 20000]."),
+    ] = None,
+    latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
     batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
     peer: Annotated[
         list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
@@ -39,7 +42,8 @@ def bench(
         raise typer.BadParameter("the only peer is quix")
     if profile is not None and profile not in SERVICES:
         raise typer.BadParameter(f"--profile takes one of {', '.join(SERVICES)}")
-    opts = BenchOptions(events_, rate, latency_events, batch, tuple(peer or []), profile)
+    rates = tuple(rate) if rate else BenchOptions.rates
+    opts = BenchOptions(events_, rates, latency_seconds, batch, tuple(peer or []), profile)
     result = run_bench(opts)
     report(console(), result)
     if plan is not None:

@@ -233,6 +233,9 @@ class PostgresServer:
             "listen_addresses=127.0.0.1",
             "-c",
             "max_connections=200",
+            "-c",
+            # The bench reads when each row was committed (infra/bench/latency.py).
+            "track_commit_timestamp=on",
         ]
         # The log file is opened by us (root) before the switch; postgres only writes to it.
         self.process = proc.spawn(argv, self.log, cwd=self.cluster_dir, **self._as_postgres())

@@ -1,0 +1,57 @@
+"""The bench's latency runs: publish→persisted at fixed rates, with the services running and
+caught up. Each run publishes ``rate × seconds`` events paced (each event's time is its send
+time), waits until every service has committed them, and reads each event's persisted moment
+as its inbox row's *commit* timestamp (``pg_xact_commit_timestamp``: the cluster runs with
+``track_commit_timestamp``), not the transaction's start (``persisted_at``, ``now()``), which
+would leave out the insert, the handler and the commit itself."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from infra.bench.clock import GroupWatch
+from services.registry import SERVICES
+from shared.broker import log_end_offsets
+
+Publish = Callable[[int, float, int], list[str]]  # count, rate, seed -> event ids
+PERCENTILES = (0.5, 0.99)
+
+
+def percentiles(url: str, schema: str, ids: list[str]) -> dict[str, float]:
+    """p50 and p99 of commit time − event time over ``ids``, in ms."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY extract(epoch FROM "
+            f"pg_xact_commit_timestamp(xmin) - event_time)), count(*) FROM {schema}.inbox "
+            "WHERE event_id = ANY(%s::uuid[])",
+            (list(PERCENTILES), ids),
+        ).fetchone()
+    assert row is not None
+    (p50, p99), count = row
+    assert count == len(ids), f"{schema}: {count} of the {len(ids)} latency events persisted"
+    assert p50 is not None, f"{schema}: no commit timestamps (track_commit_timestamp is off)"
+    return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1)}
+
+
+def run_at(
+    bootstrap: str, topic: str, url: str, publish: Publish, rate: float, seconds: float, seed: int
+) -> dict[str, dict[str, float]]:
+    """One latency run: per service, p50/p99 in ms and the events it was taken over."""
+    count = max(100, round(rate * seconds))
+    ids = publish(count, rate, seed)
+    ends = log_end_offsets_now(bootstrap, topic)
+    watch = GroupWatch(bootstrap, topic, ends)
+    target = sum(ends.values())
+    deadline = time.monotonic() + 600
+    while not all(watch.committed(s) == target for s in SERVICES):
+        assert time.monotonic() < deadline, f"the {rate:,.0f}/s run was not persisted in 600 s"
+        time.sleep(0.2)  # polling the broker's committed offsets
+    return {s: {**percentiles(url, s, ids), "events": count} for s in SERVICES}
+
+
+def log_end_offsets_now(bootstrap: str, topic: str) -> dict[int, int]:
+    return asyncio.run(log_end_offsets(bootstrap, topic))
