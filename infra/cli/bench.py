@@ -21,7 +21,7 @@ def bench(
         typer.Option(help="A latency run's rate (events/s), repeatable [default: 200 2000 20000]."),
     ] = None,
     latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
-    batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
+    batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 5000,
     peer: Annotated[
         list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
     ] = None,

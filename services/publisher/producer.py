@@ -58,11 +58,15 @@ async def publish(
     start = time.monotonic()
     # Settle acknowledgements about ten times a second when paced, else every WINDOW sends.
     window = max(1, int(rate / 10)) if rate > 0 else WINDOW
-    for event in events:
+    source = iter(events)
+    while True:
         if rate > 0:
             due = start + result.sent / rate
             if (delay := due - time.monotonic()) > 0:
                 await asyncio.sleep(delay)  # pacing to the requested rate
+        # Taken after the pause: an event made as it is sent carries its send time.
+        if (event := next(source, None)) is None:
+            break
         key = event.user_id.encode() if event.user_id else None
         future = await producer.send(topic, event.to_json(), key=key)
         if on_acked:
