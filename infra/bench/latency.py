@@ -22,19 +22,21 @@ PERCENTILES = (0.5, 0.99)
 
 
 def percentiles(url: str, schema: str, ids: list[str]) -> dict[str, float]:
-    """p50 and p99 of commit time − event time over ``ids``, in ms."""
+    """p50 and p99 of commit time − event time over ``ids``, in ms, and the mean batch."""
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "SELECT percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY extract(epoch FROM "
-            f"pg_xact_commit_timestamp(xmin) - event_time)), count(*) FROM {schema}.inbox "
-            "WHERE event_id = ANY(%s::uuid[])",
+            "pg_xact_commit_timestamp(xmin) - event_time)), count(*), "
+            f"count(DISTINCT xmin::text) FROM {schema}.inbox WHERE event_id = ANY(%s::uuid[])",
             (list(PERCENTILES), ids),
         ).fetchone()
     assert row is not None
-    (p50, p99), count = row
+    (p50, p99), count, transactions = row
     assert count == len(ids), f"{schema}: {count} of the {len(ids)} latency events persisted"
     assert p50 is not None, f"{schema}: no commit timestamps (track_commit_timestamp is off)"
-    return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1)}
+    # Events per transaction: the batch the loop took at this rate (what was there at once).
+    batch = round(count / transactions, 1)
+    return {"p50": round(p50 * 1000, 1), "p99": round(p99 * 1000, 1), "batch": batch}
 
 
 def run_at(

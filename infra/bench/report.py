@@ -106,9 +106,9 @@ def latency(console: Console, r: BenchResult) -> None:
     table = Table(title="publish→persisted (commit), ms, services running and caught up")
     table.add_column("events/s")
     for s in next(iter(r.latency_ms.values()), {}):
-        table.add_column(f"{s} p50 / p99", justify="right")
+        table.add_column(f"{s} p50 / p99 (batch)", justify="right")
     for rate, per_service in r.latency_ms.items():
-        cells = [f"{v['p50']} / {v['p99']}" for v in per_service.values()]
+        cells = [f"{v['p50']} / {v['p99']} ({v['batch']:,.0f})" for v in per_service.values()]
         events = next(iter(per_service.values()))["events"]
         table.add_row(f"{float(rate):,.0f} ({events:,.0f} events)", *cells)
     console.print(table)
