@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import FrameType
@@ -25,9 +26,13 @@ from confluent_kafka import Consumer, KafkaError, Message
 
 from shared.kafka_auth import identity
 
+# The defaults, fastest of the sweep above; each can be set for a run (see ``settings``).
 BATCH = 5000
+KAFKA_DEFAULTS: dict[str, str] = {}
+WRITE = "staged"  # CEILING_WRITE: staged (temp table, INSERT ON CONFLICT) or copy-first
 COLUMNS = ("event_id", "event_type", "event_time", "user_id", "amount", "partition", "kafka_offset")
 TYPES = ("uuid", "text", "timestamptz", "text", "numeric", "int4", "int8")
+KAFKA_PREFIX = "CEILING_KAFKA_"
 SEED_FORMAT = "%Y-%m-%d-%H-%M-%S"
 _stop = False
 
@@ -77,11 +82,42 @@ def write(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) 
     conn.commit()
 
 
+def settings(env: Mapping[str, str]) -> tuple[int, dict[str, str]]:
+    """The batch size (``CEILING_BATCH``) and librdkafka's fetch settings: the defaults, each
+    overridden by ``CEILING_KAFKA_<NAME>`` (``CEILING_KAFKA_FETCH_MIN_BYTES`` sets
+    ``fetch.min.bytes``)."""
+    batch = int(env.get("CEILING_BATCH", BATCH))
+    kafka = dict(KAFKA_DEFAULTS)
+    for key, value in env.items():
+        if key.startswith(KAFKA_PREFIX):
+            kafka[key.removeprefix(KAFKA_PREFIX).lower().replace("_", ".")] = value
+    return batch, kafka
+
+
+def write_first(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """COPY straight into the table; a batch holding an event already there (a redelivery)
+    fails on the primary key, is rolled back and goes the staged way: duplicates absorbed."""
+    try:
+        with conn.cursor() as cur:
+            cols = ", ".join(COLUMNS)
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(TYPES))
+                for r in rows:
+                    copy.write_row(r)
+        conn.commit()
+    except psycopg.errors.UniqueViolation:
+        conn.rollback()
+        write(conn, table, rows)
+
+
 def run(group: str, table: str) -> None:
+    batch, tuning = settings(os.environ)
+    to_table = write_first if os.environ.get("CEILING_WRITE", WRITE) == "copy-first" else write
     consumer = Consumer(
         {
             "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
             **(auth.librdkafka() if (auth := identity()) else {}),  # KAFKA_USERNAME, ...
+            **tuning,
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
@@ -91,14 +127,14 @@ def run(group: str, table: str) -> None:
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         create_table(conn, table)
         while not _stop:
-            msgs = consumer.consume(BATCH, timeout=0.5)
+            msgs = consumer.consume(batch, timeout=0.5)
             rows = [row(m) for m in msgs if m.error() is None]
             errors = [m.error() for m in msgs if m.error() is not None]
             if any(e.code() != KafkaError._PARTITION_EOF for e in errors):  # type: ignore[union-attr]
                 print(f"{group}: {errors}", file=sys.stderr, flush=True)
             if not rows:
                 continue
-            write(conn, table, rows)  # DB commit first, offsets after: at-least-once
+            to_table(conn, table, rows)  # DB commit first, offsets after: at-least-once
             consumer.commit(asynchronous=False)
     consumer.close()
 
