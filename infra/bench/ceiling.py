@@ -29,6 +29,7 @@ from shared.kafka_auth import identity
 # The defaults, fastest of the sweep above; each can be set for a run (see ``settings``).
 BATCH = 5000
 KAFKA_DEFAULTS: dict[str, str] = {}
+COPY = "binary"  # CEILING_COPY: binary (typed in Python) or text (typed by PostgreSQL)
 WRITE = "staged"  # CEILING_WRITE: staged (temp table, INSERT ON CONFLICT) or copy-first
 COLUMNS = ("event_id", "event_type", "event_time", "user_id", "amount", "partition", "kafka_offset")
 TYPES = ("uuid", "text", "timestamptz", "text", "numeric", "int4", "int8")
@@ -45,6 +46,7 @@ def create_table(conn: psycopg.Connection, table: str) -> None:
     )
     # Per connection; emptied by every commit, so each batch starts from an empty staging table.
     conn.execute(f"CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DELETE ROWS")
+    conn.execute("SET TIME ZONE 'UTC'")  # CEILING_COPY=text: a zone-less time is UTC
     conn.commit()
 
 
@@ -69,17 +71,48 @@ def row(msg: Message) -> tuple[object, ...]:
     )
 
 
-def write(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    with conn.cursor() as cur:
-        cols = ", ".join(COLUMNS)
-        with cur.copy(f"COPY staging ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+def text_row(msg: Message) -> tuple[object, ...]:
+    """CEILING_COPY=text: the values as their text, parsed by PostgreSQL (a zone-less time is
+    UTC there too: the session's zone)."""
+    e = orjson.loads(msg.value())  # type: ignore[arg-type]
+    amount, t = e.get("amount"), e["event_datetime"]
+    return (
+        e["event_id"],
+        e["event_type"],
+        event_time(t).isoformat() if len(t) == 19 and t[10] == "-" else t,
+        e.get("user_id"),
+        None if amount is None else str(amount),
+        msg.partition(),
+        msg.offset(),
+    )
+
+
+def copy_rows(conn: psycopg.Connection, target: str, rows: list[tuple[object, ...]]) -> None:
+    text = isinstance(rows[0][0], str)
+    sql = f"COPY {target} ({', '.join(COLUMNS)}) FROM STDIN" + ("" if text else " (FORMAT BINARY)")
+    with conn.cursor() as cur, cur.copy(sql) as copy:
+        if not text:
             copy.set_types(list(TYPES))
-            for r in rows:
-                copy.write_row(r)
-        cur.execute(
-            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staging ON CONFLICT DO NOTHING"
-        )
+        for r in rows:
+            copy.write_row(r)
+
+
+def write(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    copy_rows(conn, "staging", rows)
+    cols = ", ".join(COLUMNS)
+    conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM staging ON CONFLICT DO NOTHING")
     conn.commit()
+
+
+def write_first(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
+    """COPY straight into the table; a batch holding an event already there (a redelivery)
+    fails on the primary key, is rolled back and goes the staged way: duplicates absorbed."""
+    try:
+        copy_rows(conn, table, rows)
+        conn.commit()
+    except psycopg.errors.UniqueViolation:
+        conn.rollback()
+        write(conn, table, rows)
 
 
 def settings(env: Mapping[str, str]) -> tuple[int, dict[str, str]]:
@@ -94,24 +127,9 @@ def settings(env: Mapping[str, str]) -> tuple[int, dict[str, str]]:
     return batch, kafka
 
 
-def write_first(conn: psycopg.Connection, table: str, rows: list[tuple[object, ...]]) -> None:
-    """COPY straight into the table; a batch holding an event already there (a redelivery)
-    fails on the primary key, is rolled back and goes the staged way: duplicates absorbed."""
-    try:
-        with conn.cursor() as cur:
-            cols = ", ".join(COLUMNS)
-            with cur.copy(f"COPY {table} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(list(TYPES))
-                for r in rows:
-                    copy.write_row(r)
-        conn.commit()
-    except psycopg.errors.UniqueViolation:
-        conn.rollback()
-        write(conn, table, rows)
-
-
 def run(group: str, table: str) -> None:
     batch, tuning = settings(os.environ)
+    to_row = text_row if os.environ.get("CEILING_COPY", COPY) == "text" else row
     to_table = write_first if os.environ.get("CEILING_WRITE", WRITE) == "copy-first" else write
     consumer = Consumer(
         {
@@ -128,7 +146,7 @@ def run(group: str, table: str) -> None:
         create_table(conn, table)
         while not _stop:
             msgs = consumer.consume(batch, timeout=0.5)
-            rows = [row(m) for m in msgs if m.error() is None]
+            rows = [to_row(m) for m in msgs if m.error() is None]
             errors = [m.error() for m in msgs if m.error() is not None]
             if any(e.code() != KafkaError._PARTITION_EOF for e in errors):  # type: ignore[union-attr]
                 print(f"{group}: {errors}", file=sys.stderr, flush=True)

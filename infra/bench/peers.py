@@ -29,6 +29,11 @@ QUIX_FORMS: dict[str, dict[str, str]] = {
 }
 
 
+def pipelines(peers: tuple[str, ...]) -> list[str]:
+    """The drains ``--peer`` asks for: ``quix`` is the Quix peer in both its forms."""
+    return [form for p in peers for form in (QUIX_FORMS if p == "quix" else [p])]
+
+
 def groups(pipeline: str) -> list[str]:
     return [f"bench-{pipeline}-{i}" for i in range(1, COPIES + 1)]
 

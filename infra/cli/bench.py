@@ -20,7 +20,8 @@ def bench(
     latency_events: Annotated[int, typer.Option(min=100)] = 10_000,
     batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 2000,
     peer: Annotated[
-        list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
+        list[str] | None,
+        typer.Option(help="Also drain the backlog with a peer: quix (its defaults, then tuned)."),
     ] = None,
     profile: Annotated[
         str | None, typer.Option(help="py-spy profile of one service while it drains.")
