@@ -25,6 +25,8 @@ QUIX_FORMS: dict[str, dict[str, str]] = {
     "quix": {},
     "quix-tuned": {
         "QUIX_COLUMNS": "event_id,event_type,event_datetime,user_id,amount",
+        "QUIX_INCLUDE_METADATA": "0",
+        "QUIX_COMMIT_INTERVAL": "1",
     },
 }
 
