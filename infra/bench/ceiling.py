@@ -30,7 +30,8 @@ other work (so the rates move; the CPU is steadier):
   second pass, no ON CONFLICT probe): 56,784/s, 31.7 µs (300,000 events);
 - and text COPY (the values as JSON gave them, typed by PostgreSQL; each process 6 → 3.5 µs,
   PostgreSQL +3): 58,248/s, 28.6 µs;
-- and batches of 20,000: 61,519/s, 28.1 µs; 50,000 the same by CPU (28.8 vs 28.7 µs).
+- and batches of 20,000: 61,519/s, 28.1 µs; 50,000 no better by CPU (28.8 vs 28.7 µs, and
+  35.1 vs 31.0 µs in a third sweep under heavier load).
 
 Left alone: anything that changes what is guaranteed (an unlogged table, asynchronous commit,
 offsets committed before the rows).

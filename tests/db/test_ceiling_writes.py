@@ -1,5 +1,6 @@
 """The ceiling's write paths (infra/bench/ceiling.py) against PostgreSQL: binary or text COPY,
-staged or COPY-first, they store the same rows and absorb a redelivered batch alike."""
+staged or COPY-first, they store the same rows and absorb a redelivered batch (and a duplicate
+within one batch) alike."""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ def test_a_redelivered_batch_is_absorbed_and_the_rows_are_the_same(
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         ceiling.create_table(conn, table)
         write(conn, table, [to_row(m) for m in messages(0, 6)])
-        write(conn, table, [to_row(m) for m in messages(3, 6)])  # 3 again, 3 new
+        # 3 again, 3 new, one of them twice in the batch (a producer's retry)
+        write(conn, table, [to_row(m) for m in messages(3, 6) + messages(8, 1)])
         got = conn.execute(
             f"SELECT event_id, event_type, event_time, user_id, amount, kafka_offset FROM {table}"
             " ORDER BY kafka_offset"
