@@ -13,7 +13,8 @@ from infra.bench.run import BenchResult
 LABELS = {
     "fanout": "fanout (3 services)",
     "fanout-db": "fanout, OFFSET_STORE=database",
-    "quix": "Quix Streams (3 apps)",
+    "quix": "Quix Streams (3 apps), library defaults",
+    "quix-tuned": "Quix Streams (3 apps), tuned",
     "ceiling": "no-framework ceiling",
     "ceiling-after": "ceiling again, after fanout",
 }
@@ -52,7 +53,12 @@ def ratios(console: Console, r: BenchResult) -> None:
     console.print("ratios, same run and stack (rate; in brackets: by CPU per event, theirs/ours):")
     if r.ratio_to_quix is not None:
         console.print(
-            f"  fanout/quix [bold]{r.ratio_to_quix:.2f}[/bold] ({r.cpu_ratio_to_quix:.2f})"
+            f"  fanout/quix defaults [bold]{r.ratio_to_quix:.2f}[/bold] ({r.cpu_ratio_to_quix:.2f})"
+        )
+    if r.ratio_to_quix_tuned is not None:
+        console.print(
+            f"  fanout/quix tuned [bold]{r.ratio_to_quix_tuned:.2f}[/bold] "
+            f"({r.cpu_ratio_to_quix_tuned:.2f})"
         )
     console.print(
         f"  fanout/ceiling [bold]{r.ratio_to_ceiling:.2f}[/bold] ({r.cpu_ratio_to_ceiling:.2f});"

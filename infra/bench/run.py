@@ -51,11 +51,14 @@ class BenchResult:
     publish_events_per_s: float = 0
     # Each pipeline's drain of the same backlog: fanned-out events/s, CPU µs per event.
     drains: dict[str, Drain] = field(default_factory=dict)
+    # fanout/quix: the peer with the library's defaults; _tuned: the peer tuned for speed.
     ratio_to_quix: float | None = None
+    ratio_to_quix_tuned: float | None = None
     ratio_to_ceiling: float = 0
     # The same comparison by CPU µs per fanned-out event (theirs / ours, > 1: fanout is cheaper):
     # steadier than rates when other work shares the machine.
     cpu_ratio_to_quix: float | None = None
+    cpu_ratio_to_quix_tuned: float | None = None
     cpu_ratio_to_ceiling: float = 0
     fanout_events_per_s: float = 0
     # fanout's CPU µs per fanned-out event by component (publisher: while pre-filling): on
@@ -128,8 +131,8 @@ def _db_ceiling(stack: Stack, count: int, batch: int) -> float:
 
 
 def _drain_peer(stack: Stack, watch: GroupWatch, pipeline: str) -> Drain:
-    if pipeline == "quix":
-        procs = bench_peers.spawn_quix(stack)
+    if pipeline in bench_peers.QUIX_FORMS:
+        procs = bench_peers.spawn_quix(stack, pipeline)
     else:
         procs = bench_peers.spawn_ceiling(stack, pipeline)
     try:
@@ -163,26 +166,33 @@ def _throughput(
     _, seconds, cpu = _publish(stack.bootstrap, topic, count, 0, seed=1)
     result.publish_events_per_s = round(count / seconds)
     watch = GroupWatch(stack.bootstrap, topic, asyncio.run(log_end_offsets(stack.bootstrap, topic)))
-    for pipeline in ("ceiling", *opts.peers):
+    for pipeline in ("ceiling", *bench_peers.pipelines(opts.peers)):
         result.drains[pipeline] = _drain_peer(stack, watch, pipeline)
     running.update(bench_services.spawn_services(stack, opts.batch))
     fanout = _drain_fanout(stack, watch, running, opts.profile, result)
     result.drains["fanout"] = fanout
     result.drains["ceiling-after"] = _drain_peer(stack, watch, "ceiling-after")
-    result.fanout_events_per_s = fanout.events_per_s
     result.cpu_us_per_event = {**fanout.cpu_us_per_event, "publisher": round(cpu / count * 1e6, 1)}
-    ceiling = (
-        result.drains["ceiling"].events_per_s + result.drains["ceiling-after"].events_per_s
-    ) / 2
+    ratios(result)
+    return watch
+
+
+def ratios(result: BenchResult) -> None:
+    """fanout's rate over each contender's (ceiling: the mean of its drain before and after
+    fanout's), and the contender's CPU µs per event over fanout's."""
+    fanout = result.drains["fanout"]
+    result.fanout_events_per_s = fanout.events_per_s
+    ceilings = [result.drains["ceiling"], result.drains["ceiling-after"]]
+    ceiling = sum(d.events_per_s for d in ceilings) / 2
     result.ratio_to_ceiling = round(fanout.events_per_s / ceiling, 2)
-    ceiling_cpu = (
-        result.drains["ceiling"].cpu_total + result.drains["ceiling-after"].cpu_total
-    ) / 2
+    ceiling_cpu = sum(d.cpu_total for d in ceilings) / 2
     result.cpu_ratio_to_ceiling = round(ceiling_cpu / fanout.cpu_total, 2)
     if (quix := result.drains.get("quix")) is not None:
         result.ratio_to_quix = round(fanout.events_per_s / quix.events_per_s, 2)
         result.cpu_ratio_to_quix = round(quix.cpu_total / fanout.cpu_total, 2)
-    return watch
+    if (tuned := result.drains.get("quix-tuned")) is not None:
+        result.ratio_to_quix_tuned = round(fanout.events_per_s / tuned.events_per_s, 2)
+        result.cpu_ratio_to_quix_tuned = round(tuned.cpu_total / fanout.cpu_total, 2)
 
 
 def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:

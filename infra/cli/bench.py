@@ -23,7 +23,8 @@ def bench(
     latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
     batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 5000,
     peer: Annotated[
-        list[str] | None, typer.Option(help="Also drain the backlog with a peer: quix.")
+        list[str] | None,
+        typer.Option(help="Also drain the backlog with a peer: quix (its defaults, then tuned)."),
     ] = None,
     profile: Annotated[
         str | None, typer.Option(help="py-spy profile of one service while it drains.")
