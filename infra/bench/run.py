@@ -199,6 +199,7 @@ def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running:
     def publish(count: int, rate: float, seed: int) -> list[str]:
         return _publish(stack.bootstrap, stack.settings.topic, count, rate, seed)[0]
 
+    latency.settle(stack.database_url)
     for i, rate in enumerate(opts.rates):
         result.latency_ms[f"{rate:g}"] = latency.run_at(
             stack.bootstrap, stack.settings.topic, stack.database_url, publish, rate,
