@@ -18,7 +18,7 @@ def bench(
     events_: Annotated[int, typer.Option("--events", "-n", min=1000)] = 100_000,
     rate: Annotated[
         list[float] | None,
-        typer.Option(help="A latency run's rate (events/s), repeatable [default: 200 2000 20000]."),
+        typer.Option(help="A latency run's rate (events/s), repeatable; default 200, 2000, 20000."),
     ] = None,
     latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
     batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 5000,
