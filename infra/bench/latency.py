@@ -8,12 +8,12 @@ would leave out the insert, the handler and the commit itself."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import psycopg
 
 from infra.bench.clock import GroupWatch
+from infra.polling import wait_for
 from services.registry import SERVICES
 from shared.broker import log_end_offsets
 
@@ -54,15 +54,12 @@ def run_at(
     """One latency run: per service, p50/p99 in ms and the events it was taken over."""
     count = max(100, round(rate * seconds))
     ids = publish(count, rate, seed)
-    ends = log_end_offsets_now(bootstrap, topic)
-    watch = GroupWatch(bootstrap, topic, ends)
-    target = sum(ends.values())
-    deadline = time.monotonic() + 600
-    while not all(watch.committed(s) == target for s in SERVICES):
-        assert time.monotonic() < deadline, f"the {rate:,.0f}/s run was not persisted in 600 s"
-        time.sleep(0.2)  # polling the broker's committed offsets
+    ends = asyncio.run(log_end_offsets(bootstrap, topic))
+    watch, target = GroupWatch(bootstrap, topic, ends), sum(ends.values())
+    wait_for(
+        lambda: all(watch.committed(s) == target for s in SERVICES),
+        timeout=600,
+        what=f"every service committing the {rate:,.0f}/s run",
+        interval=0.2,  # polling the broker's committed offsets
+    )
     return {s: {**percentiles(url, s, ids), "events": count} for s in SERVICES}
-
-
-def log_end_offsets_now(bootstrap: str, topic: str) -> dict[int, int]:
-    return asyncio.run(log_end_offsets(bootstrap, topic))

@@ -32,6 +32,7 @@ from services.publisher.producer import make_producer, publish
 from services.registry import SERVICES
 from shared.broker import log_end_offsets
 from shared.events import Event
+from shared.settings import ServiceSettings
 
 
 @dataclass
@@ -40,7 +41,7 @@ class BenchOptions:
     # The latency runs: each rate for ``latency_seconds`` (at least 100 events).
     rates: tuple[float, ...] = (200, 2000, 20000)
     latency_seconds: float = 10
-    batch: int = 2000
+    batch: int = ServiceSettings.model_fields["batch_max"].default  # the services' own
     peers: tuple[str, ...] = ()
     profile: str | None = None
 
@@ -82,7 +83,7 @@ class BenchResult:
     retention_seconds: float = 0
 
 
-def _publish(
+def publish_events(
     bootstrap: str, topic: str, count: int, rate: float, seed: int
 ) -> tuple[list[str], float, float]:
     """Publish with acks=all; returns the event ids, the seconds and the CPU seconds it took."""
@@ -163,7 +164,7 @@ def _throughput(
     The ceiling brackets the others so the ratio is taken against the mean of a drain before
     and one after (the machine is shared: its load moves during a run)."""
     topic, count = stack.settings.topic, result.events
-    _, seconds, cpu = _publish(stack.bootstrap, topic, count, 0, seed=1)
+    _, seconds, cpu = publish_events(stack.bootstrap, topic, count, 0, seed=1)
     result.publish_events_per_s = round(count / seconds)
     watch = GroupWatch(stack.bootstrap, topic, asyncio.run(log_end_offsets(stack.bootstrap, topic)))
     for pipeline in ("ceiling", *bench_peers.pipelines(opts.peers)):
@@ -188,16 +189,22 @@ def ratios(result: BenchResult) -> None:
     ceiling_cpu = sum(d.cpu_total for d in ceilings) / 2
     result.cpu_ratio_to_ceiling = round(ceiling_cpu / fanout.cpu_total, 2)
     if (quix := result.drains.get("quix")) is not None:
-        result.ratio_to_quix = round(fanout.events_per_s / quix.events_per_s, 2)
-        result.cpu_ratio_to_quix = round(quix.cpu_total / fanout.cpu_total, 2)
+        result.ratio_to_quix, result.cpu_ratio_to_quix = _against(fanout, quix)
     if (tuned := result.drains.get("quix-tuned")) is not None:
-        result.ratio_to_quix_tuned = round(fanout.events_per_s / tuned.events_per_s, 2)
-        result.cpu_ratio_to_quix_tuned = round(tuned.cpu_total / fanout.cpu_total, 2)
+        result.ratio_to_quix_tuned, result.cpu_ratio_to_quix_tuned = _against(fanout, tuned)
+
+
+def _against(fanout: Drain, other: Drain) -> tuple[float, float]:
+    """(fanout's rate / theirs, their CPU per event / fanout's)."""
+    return (
+        round(fanout.events_per_s / other.events_per_s, 2),
+        round(other.cpu_total / fanout.cpu_total, 2),
+    )
 
 
 def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running: Procs) -> None:
     def publish(count: int, rate: float, seed: int) -> list[str]:
-        return _publish(stack.bootstrap, stack.settings.topic, count, rate, seed)[0]
+        return publish_events(stack.bootstrap, stack.settings.topic, count, rate, seed)[0]
 
     latency.settle(stack.database_url)
     for i, rate in enumerate(opts.rates):
@@ -215,7 +222,7 @@ def _burst_run(stack: Stack, opts: BenchOptions) -> Burst:
     topic = stack.settings.topic
 
     def backlog() -> None:
-        _publish(stack.bootstrap, topic, opts.events, 0, seed=3)
+        publish_events(stack.bootstrap, topic, opts.events, 0, seed=3)
 
     window = max(2, opts.events // opts.batch // 4)
     return measure({n: p for n, p in ports.items() if p}, backlog, window)

@@ -19,7 +19,7 @@ import sys
 
 from infra.bench import peers
 from infra.bench.clock import Drain, GroupWatch, drain
-from infra.bench.run import _publish
+from infra.bench.run import publish_events
 from infra.local.stack import Stack
 from infra.settings import BenchStackSettings
 from shared.broker import log_end_offsets
@@ -51,7 +51,7 @@ def sweep(events: int, rounds: int, specs: list[str]) -> dict[str, list[Drain]]:
     seen: dict[str, list[Drain]] = {s: [] for s in specs}
     try:
         topic = stack.settings.topic
-        _publish(stack.bootstrap, topic, events, 0, seed=1)
+        publish_events(stack.bootstrap, topic, events, 0, seed=1)
         ends = asyncio.run(log_end_offsets(stack.bootstrap, topic))
         watch = GroupWatch(stack.bootstrap, topic, ends)
         drain_once(stack, watch, 0, specs[0])  # warm-up, not counted: caches, JIT of the broker

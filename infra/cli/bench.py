@@ -21,7 +21,9 @@ def bench(
         typer.Option(help="A latency run's rate (events/s), repeatable; default 200, 2000, 20000."),
     ] = None,
     latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
-    batch: Annotated[int, typer.Option(help="Services' BATCH_MAX.")] = 5000,
+    batch: Annotated[
+        int | None, typer.Option(help="Services' BATCH_MAX (default: their own).")
+    ] = None,
     peer: Annotated[
         list[str] | None,
         typer.Option(help="Also drain the backlog with a peer: quix (its defaults, then tuned)."),
@@ -44,7 +46,9 @@ def bench(
     if profile is not None and profile not in SERVICES:
         raise typer.BadParameter(f"--profile takes one of {', '.join(SERVICES)}")
     rates = tuple(rate) if rate else BenchOptions.rates
-    opts = BenchOptions(events_, rates, latency_seconds, batch, tuple(peer or []), profile)
+    opts = BenchOptions(
+        events_, rates, latency_seconds, batch or BenchOptions.batch, tuple(peer or []), profile
+    )
     result = run_bench(opts)
     report(console(), result)
     if plan is not None:

@@ -150,6 +150,11 @@ class Supervisor:
         ]
         return [*self.infra.values(), *services]
 
+    def start(self, spec: ServiceSpec, instance_of: str | None = None) -> None:
+        """A long-running service, supervised from now on by its restart policy."""
+        record = Restarts(spec.name, spec.restart, self.backoff)
+        self.running[spec.name] = Running(spec, self.spawn(spec), record, instance_of)
+
     def respawn(self, name: str) -> None:
         r = self.running[name]
         r.process = self.spawn(r.spec)
@@ -207,8 +212,7 @@ class Supervisor:
                 if spec.one_shot:
                     self.run_one_shot(spec)
                 else:
-                    record = Restarts(spec.name, spec.restart, self.backoff)
-                    self.running[spec.name] = Running(spec, self.spawn(spec), record)
+                    self.start(spec)
             self.write_status()
             if callable(on_ready):
                 on_ready(self)
@@ -239,8 +243,7 @@ class Supervisor:
                 continue
             want = instances.wanted(self.pidfile.parent, name)
             for spec in instances.missing(r.spec, want, self.running):
-                record = Restarts(spec.name, spec.restart, self.backoff)
-                self.running[spec.name] = Running(spec, self.spawn(spec), record, name)
+                self.start(spec, instance_of=name)
                 changed = True
             for extra in instances.surplus(name, want, self.running):
                 proc.stop(self.running.pop(extra).process)
