@@ -149,7 +149,7 @@ class BatchConsumer(Service):
         await self.resolve_positions(kafka)
         self.pause.apply(kafka, self.offsets.owned.keys() if self.offsets is not None else None)
         # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
-        fetched = await fetch(kafka, s.batch_within_ms, s.batch_max)
+        fetched = await fetch(kafka, s.batch_within_ms, s.batch_max, s.fetch_top_up_ms)
         if self.offsets is not None:  # database mode: only what the database does not hold
             fetched = self.offsets.trim(kafka, fetched)
         if fetched.empty:

@@ -21,6 +21,7 @@ a ``read_committed`` consumer never sees) show as gaps between positions; they c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -31,6 +32,7 @@ from aiokafka.errors import IllegalStateError
 log = logging.getLogger(__name__)
 Records = dict[TopicPartition, list[ConsumerRecord]]
 DRAIN_WAIT_MS = 2_000  # the isolated partition's good records are usually buffered already
+AT_ONCE_S = 0.001  # a getmany this quick handed over records the client already held
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +116,14 @@ def rewind(kafka: AIOKafkaConsumer, before: dict[TopicPartition, int]) -> None:
             kafka.seek(tp, offset)
 
 
-async def fetch(kafka: AIOKafkaConsumer, timeout_ms: int, max_records: int | None) -> Fetched:
-    """One ``getmany``; see the module's docstring for what a failure does."""
+async def fetch(
+    kafka: AIOKafkaConsumer, timeout_ms: int, max_records: int | None, top_up_ms: int = 0
+) -> Fetched:
+    """One ``getmany`` (topped up, see ``_getmany``); the module's docstring says what a
+    failure does."""
     before = await positions(kafka)
     try:
-        records = await kafka.getmany(timeout_ms=timeout_ms, max_records=max_records)
+        records = await _getmany(kafka, timeout_ms, max_records, top_up_ms)
     except Exception as exc:
         rewind(kafka, before)  # nothing any partition drained is lost
         bad = failed_batch(exc)
@@ -137,6 +142,28 @@ async def fetch(kafka: AIOKafkaConsumer, timeout_ms: int, max_records: int | Non
             before[tp] = recs[0].offset
             after[tp] = max(after.get(tp, 0), recs[-1].offset + 1)
     return Fetched(records, before, after)
+
+
+async def _getmany(
+    kafka: AIOKafkaConsumer, timeout_ms: int, max_records: int | None, top_up_ms: int
+) -> Records:
+    """What the client holds, topped up with what reached the broker meanwhile.
+
+    aiokafka keeps one fetched response per partition and fetches again only once it is
+    drained. So records handed over at once came from a fetch made while the last batch was
+    being written, and whatever arrived after that waits on the broker for a whole batch more.
+    Draining them sends that fetch now: one short wait joins its records to this batch. Under
+    a backlog the first call already brings ``max_records`` and nothing waits."""
+    started = time.perf_counter()
+    records = await kafka.getmany(timeout_ms=timeout_ms, max_records=max_records)
+    count = sum(len(r) for r in records.values())
+    at_once = time.perf_counter() - started < AT_ONCE_S
+    if not records or not top_up_ms or not at_once or count == (max_records or -1):
+        return records
+    left = None if max_records is None else max_records - count
+    for tp, more in (await kafka.getmany(timeout_ms=top_up_ms, max_records=left)).items():
+        records[tp] = [*records.get(tp, []), *more]
+    return records
 
 
 async def isolate(

@@ -162,3 +162,43 @@ def test_an_isolation_that_fails_too_loses_nothing(bootstrap: str) -> None:
         assert failed == 1
 
     asyncio.run(run())
+
+
+async def _buffered(kafka: AIOKafkaConsumer, topic: str) -> None:
+    """Until the client holds a fetched response for every partition (and so fetches no more
+    until they are drained)."""
+    for _ in range(1000):  # 10 s, polling the client's buffer
+        if len(kafka._fetcher._records) == len(COUNTS):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{topic}: the client did not buffer every partition in 10 s")
+
+
+@pytest.mark.parametrize("top_up_ms", [0, 5000])
+def test_held_records_are_topped_up_with_what_reached_the_broker_since(
+    bootstrap: str, top_up_ms: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records the client held are joined by what reached the broker after they were fetched,
+    in partition order, in one fetch (0: only what was held)."""
+    topic = new_topic(bootstrap, "fetch-top-up", len(COUNTS))
+    # However slow this machine, the first getmany counts as handing over held records.
+    monkeypatch.setattr("shared.fetch.AT_ONCE_S", 60.0)
+
+    async def run() -> None:
+        await produce_to(bootstrap, topic, COUNTS, prefix="held")
+        kafka = await _consumer(bootstrap, topic)
+        try:
+            await _buffered(kafka, topic)
+            await produce_to(bootstrap, topic, COUNTS, prefix="later")
+            got = await fetch(kafka, 500, None, top_up_ms=top_up_ms)
+        finally:
+            await kafka.stop()
+        values = {tp.partition: [r.value for r in recs] for tp, recs in got.records.items()}
+        later = {p: [f"later-p{p}-{i}".encode() for i in range(n)] for p, n in COUNTS.items()}
+        held = {p: [f"held-p{p}-{i}".encode() for i in range(n)] for p, n in COUNTS.items()}
+        assert values == ({p: held[p] + later[p] for p in COUNTS} if top_up_ms else held)
+        assert got.commit_offsets == {
+            TopicPartition(topic, p): n * (2 if top_up_ms else 1) for p, n in COUNTS.items()
+        }
+
+    asyncio.run(run())
