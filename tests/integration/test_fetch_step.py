@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from infra.polling import async_wait_for
 from shared import broker
 from shared.fetch import Undecodable, fetch, positions
 from tests.support.kafka import new_topic, produce_to
@@ -167,11 +168,12 @@ def test_an_isolation_that_fails_too_loses_nothing(bootstrap: str) -> None:
 async def _buffered(kafka: AIOKafkaConsumer, topic: str) -> None:
     """Until the client holds a fetched response for every partition (and so fetches no more
     until they are drained)."""
-    for _ in range(1000):  # 10 s, polling the client's buffer
-        if len(kafka._fetcher._records) == len(COUNTS):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{topic}: the client did not buffer every partition in 10 s")
+
+    async def full() -> bool:
+        return len(kafka._fetcher._records) == len(COUNTS)
+
+    await async_wait_for(full, timeout=10, what=f"{topic}: the client buffering every partition",
+                         interval=0.01)  # fmt: skip
 
 
 @pytest.mark.parametrize("top_up_ms", [0, 5000])
