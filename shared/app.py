@@ -75,7 +75,7 @@ def create_service_app(
 ) -> faust.App:
     app = faust_app(settings.service_name, settings)
     stats = ServiceStats(settings.service_name)
-    engine = async_engine(settings.database_url, settings.db_pool_size)
+    engine = async_engine(settings.database_url, settings.db_pool_size, pre_ping=False)
     consumer = BatchConsumer(settings, definition, engine, stats)
     app.service(consumer)
     register_operations(app, settings, stats, consumer)

@@ -27,7 +27,7 @@ from psycopg.adapt import AdaptersMap
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
 
@@ -94,7 +94,7 @@ class StagedInsert:
         try:
             return await self._execute(raw, rows)
         except psycopg.Error as exc:
-            raise DBAPIError.instance(self.sql, None, exc, psycopg.Error) from exc
+            raise await _raised(conn, raw, self.sql, exc) from exc
 
     async def _execute(
         self, raw: psycopg.AsyncConnection[Any], rows: Iterable[Sequence[Any]]
@@ -129,7 +129,18 @@ class DirectCopy:
                 for row in rows:
                     await copy.write_row(row)
         except psycopg.Error as exc:
-            raise DBAPIError.instance(self.copy, None, exc, psycopg.Error) from exc
+            raise await _raised(conn, raw, self.copy, exc) from exc
+
+
+async def _raised(
+    conn: AsyncConnection, raw: psycopg.AsyncConnection[Any], sql: str, exc: psycopg.Error
+) -> StatementError:
+    """The driver's error as SQLAlchemy's, as from any other statement; a connection it broke
+    is invalidated, as SQLAlchemy does for its own statements, so the retry takes a fresh one
+    (the consume loop's pool does not ping)."""
+    if raw.broken:
+        await conn.invalidate()
+    return DBAPIError.instance(sql, None, exc, psycopg.Error)
 
 
 # One statement with one array per column: ``INSERT … SELECT FROM unnest``.

@@ -195,13 +195,21 @@ class BatchConsumer(Service):
             await self.offsets.mirror(kafka, fetched.commit_offsets)
 
     async def transaction(self, items: Sequence[Item]) -> Outcome:
-        """Steps 1-4 in one database transaction; step 5 is leaving the block (commit)."""
+        """Steps 1-4 in one database transaction; step 5 is leaving the block (commit). A batch
+        holding an event seen before fails step 1's straight COPY, rolled back: it runs again
+        with the staged claim (``shared.inbox``)."""
+        try:
+            return await self._transaction(items, staged=False)
+        except inbox.SeenBefore:
+            return await self._transaction(items, staged=True)
+
+    async def _transaction(self, items: Sequence[Item], staged: bool) -> Outcome:
         deliveries = [i for i in items if isinstance(i, Delivery)]
         rejected = [i for i in items if isinstance(i, Rejected)]
         skipped = [i for i in items if isinstance(i, Skipped)]
         tables = self.service.tables
         async with self.engine.begin() as conn:
-            claim = await inbox.claim(conn, tables.inbox, deliveries)  # 1
+            claim = await inbox.claim(conn, tables.inbox, deliveries, staged)  # 1
             await self.service.handler(conn, claim.new, claim.absorbed)  # 2
             letters = dead_letters.of([*rejected, *claim.conflicts], self.dlq.payload_cap)
             first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3

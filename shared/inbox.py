@@ -1,10 +1,11 @@
 """The inbox: claim each event id once, so the handler applies each event exactly once.
 
-The usual batch is all new: its rows are COPYed straight into the inbox, in a savepoint. A
-batch holding an id already there (a redelivery) fails that COPY on the primary key, is rolled
-back to the savepoint and goes the staged way: ``INSERT … ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id`` tells new events from ones already applied. (The staged way on every
-batch cost 5-8 µs more CPU per event, client and server: README, Throughput.) An id already
+The usual batch is all new: its rows are COPYed straight into the inbox. A batch holding an id
+already there (a redelivery) fails that COPY on the primary key, which takes the transaction
+with it (``SeenBefore``): the loop runs it again with a staged claim, ``INSERT … ON CONFLICT
+(event_id) DO NOTHING RETURNING event_id``, which tells new events from ones already applied.
+(A savepoint around the COPY would spare that re-run at two round trips on every batch; the
+staged way on every batch cost 5-8 µs more CPU per event: README, Throughput.) An id already
 there is *absorbed* when its payload is byte-identical (a redelivery, or the same event
 published again) and a *conflicting duplicate* when it is not: the first write stands and the
 conflict is dead-lettered, never silently overwritten.
@@ -58,20 +59,31 @@ def _copy(inbox: sa.Table) -> DirectCopy:
     return DirectCopy(inbox, COLUMNS)
 
 
-async def _insert(conn: AsyncConnection, inbox: sa.Table, rows: list[tuple[Any, ...]]) -> set[UUID]:
+class SeenBefore(Exception):
+    """The straight COPY met an id already in the inbox; the transaction is lost with it: run
+    it again with ``staged=True``."""
+
+
+async def _insert(
+    conn: AsyncConnection, inbox: sa.Table, rows: list[tuple[Any, ...]], staged: bool
+) -> set[UUID]:
     """Claim ``rows``: the ids inserted (the others were there already)."""
+    if staged:
+        return {i for (i,) in await _claim(inbox).execute(conn, rows)}
     try:
-        async with conn.begin_nested():
-            await _copy(inbox).execute(conn, rows)
-        return {row[0] for row in rows}
+        await _copy(inbox).execute(conn, rows)
     except IntegrityError as exc:
-        if not isinstance(exc.orig, UniqueViolation):
-            raise
-    return {i for (i,) in await _claim(inbox).execute(conn, rows)}
+        if isinstance(exc.orig, UniqueViolation):
+            raise SeenBefore from exc
+        raise
+    return {row[0] for row in rows}
 
 
-async def claim(conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Delivery]) -> Claim:
-    """Claim the batch's ids inside the open transaction; the caller commits."""
+async def claim(
+    conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Delivery], staged: bool = False
+) -> Claim:
+    """Claim the batch's ids inside the open transaction; the caller commits. Not ``staged``,
+    a batch holding an id seen before raises ``SeenBefore``."""
     first: dict[UUID, Delivery] = {}
     repeats: list[Delivery] = []  # the same event id twice in one batch
     for d in deliveries:
@@ -85,7 +97,7 @@ async def claim(conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Del
         (i, fingerprint(d.raw), d.partition, d.offset, d.event.occurred_at)
         for i, d in first.items()
     ]
-    inserted = await _insert(conn, inbox, rows)
+    inserted = await _insert(conn, inbox, rows, staged)
     if len(inserted) == len(rows) and not repeats:  # the usual batch: every event new
         return Claim(new=list(first.values()))
     out = Claim(new=[d for i, d in first.items() if i in inserted])
