@@ -48,11 +48,25 @@ def settle(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def warm_up(bootstrap: str, topic: str, publish: Publish, rate: float, seconds: float) -> None:
+    """Before the measured runs, ``seconds`` at ``rate``, unmeasured: a fresh stack's first
+    30-40 s of small fetches ran p99 2-3x its later runs (paired, README: Latency), the
+    broker's JVM compiling the paths a backlog did not take."""
+    _publish_and_wait(bootstrap, topic, publish, max(100, round(rate * seconds)), rate, seed=9)
+
+
 def run_at(
     bootstrap: str, topic: str, url: str, publish: Publish, rate: float, seconds: float, seed: int
 ) -> dict[str, dict[str, float]]:
     """One latency run: per service, p50/p99 in ms and the events it was taken over."""
     count = max(100, round(rate * seconds))
+    ids = _publish_and_wait(bootstrap, topic, publish, count, rate, seed)
+    return {s: {**percentiles(url, s, ids), "events": count} for s in SERVICES}
+
+
+def _publish_and_wait(
+    bootstrap: str, topic: str, publish: Publish, count: int, rate: float, seed: int
+) -> list[str]:
     ids = publish(count, rate, seed)
     ends = asyncio.run(log_end_offsets(bootstrap, topic))
     watch, target = GroupWatch(bootstrap, topic, ends), sum(ends.values())
@@ -62,4 +76,4 @@ def run_at(
         what=f"every service committing the {rate:,.0f}/s run",
         interval=0.2,  # polling the broker's committed offsets
     )
-    return {s: {**percentiles(url, s, ids), "events": count} for s in SERVICES}
+    return ids

@@ -109,7 +109,8 @@ def burst(console: Console, b: Burst) -> None:
 
 
 def latency(console: Console, r: BenchResult) -> None:
-    table = Table(title="publish→persisted (commit), ms, services running and caught up")
+    warm = f", after {r.warm_up_seconds:g} s unmeasured" if r.warm_up_seconds else ", cold"
+    table = Table(title=f"publish→persisted (commit), ms, services caught up{warm}")
     table.add_column("events/s")
     for s in next(iter(r.latency_ms.values()), {}):
         table.add_column(f"{s} p50 / p99 (batch)", justify="right")

@@ -41,6 +41,8 @@ class BenchOptions:
     # The latency runs: each rate for ``latency_seconds`` (at least 100 events).
     rates: tuple[float, ...] = (200, 2000, 20000)
     latency_seconds: float = 10
+    # Unmeasured, before the latency runs (latency.warm_up): 0 measures a cold start.
+    warm_up_seconds: float = 30
     batch: int = ServiceSettings.model_fields["batch_max"].default  # the services' own
     peers: tuple[str, ...] = ()
     profile: str | None = None
@@ -65,7 +67,9 @@ class BenchResult:
     # fanout's CPU µs per fanned-out event by component (publisher: while pre-filling): on
     # 2 cores, their sum bounds the throughput at 2e6 / sum events/s.
     cpu_us_per_event: dict[str, float] = field(default_factory=dict)
-    # Per rate (events/s, as text: JSON keys), per service: p50, p99 (ms) and events.
+    # Per rate (events/s, as text: JSON keys), per service: p50, p99 (ms) and events; taken
+    # after warm_up_seconds unmeasured at the middle rate.
+    warm_up_seconds: float = 0
     latency_ms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # VmHWM after the backlog drain and the latency runs: the peak of both.
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
@@ -207,6 +211,10 @@ def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running:
         return publish_events(stack.bootstrap, stack.settings.topic, count, rate, seed)[0]
 
     latency.settle(stack.database_url)
+    if opts.warm_up_seconds:
+        warm = opts.rates[len(opts.rates) // 2]  # the middle rate: 2,000/s by default
+        latency.warm_up(stack.bootstrap, stack.settings.topic, publish, warm, opts.warm_up_seconds)
+        result.warm_up_seconds = opts.warm_up_seconds
     for i, rate in enumerate(opts.rates):
         result.latency_ms[f"{rate:g}"] = latency.run_at(
             stack.bootstrap, stack.settings.topic, stack.database_url, publish, rate,

@@ -21,6 +21,10 @@ def bench(
         typer.Option(help="A latency run's rate (events/s), repeatable; default 200, 2000, 20000."),
     ] = None,
     latency_seconds: Annotated[float, typer.Option(min=0.1, help="Each latency run, s.")] = 10,
+    warm_up: Annotated[
+        float,
+        typer.Option(min=0, help="Unmeasured seconds at the middle rate before them; 0: cold."),
+    ] = 30,
     batch: Annotated[
         int | None, typer.Option(help="Services' BATCH_MAX (default: their own).")
     ] = None,
@@ -47,8 +51,9 @@ def bench(
         raise typer.BadParameter(f"--profile takes one of {', '.join(SERVICES)}")
     rates = tuple(rate) if rate else BenchOptions.rates
     opts = BenchOptions(
-        events_, rates, latency_seconds, batch or BenchOptions.batch, tuple(peer or []), profile
-    )
+        events_, rates, latency_seconds, warm_up, batch or BenchOptions.batch, tuple(peer or []),
+        profile,
+    )  # fmt: skip
     result = run_bench(opts)
     report(console(), result)
     if plan is not None:
