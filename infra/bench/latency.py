@@ -49,9 +49,9 @@ def settle(url: str) -> None:
 
 
 def warm_up(bootstrap: str, topic: str, publish: Publish, rate: float, seconds: float) -> None:
-    """Before the measured runs, ``seconds`` at ``rate``, unmeasured: a fresh stack's first
-    30-40 s of small fetches ran p99 2-3x its later runs (paired, README: Latency), the
-    broker's JVM compiling the paths a backlog did not take."""
+    """Before the measured runs, ``seconds`` at ``rate``, unmeasured: a stack's first 30-40 s
+    at a steady rate ran p99 1.5-3x its later runs, after a backlog drain too (README: Latency).
+    Fresh services on a warmed stack did not: the broker's JVM is the likely cause."""
     _publish_and_wait(bootstrap, topic, publish, max(100, round(rate * seconds)), rate, seed=9)
 
 
