@@ -22,6 +22,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Literal
 
 import msgspec
@@ -33,7 +34,6 @@ MAX_VALUE_BYTES = 64 * 1024
 MAX_FUTURE = timedelta(days=1)
 MAX_AMOUNT = Decimal("9999999999.99")  # 12 digits, 2 of them decimals: billing's column holds it
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAX_FUTURE_MS = MAX_FUTURE // timedelta(milliseconds=1)
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
@@ -165,8 +165,9 @@ def _checked(wire: _Wire, timestamp_ms: int | None) -> Event:
 def _utc(text: str) -> datetime:
     """The seed's ``2020-06-12-21-12-27`` (UTC) or ISO 8601; no offset means UTC. Raises when
     the instant has no UTC representation (year 10000)."""
-    if len(text) == 19 and text[10] == "-":  # the seed's format, as ISO 8601
-        text = f"{text[:10]}T{text[11:13]}:{text[14:16]}:{text[17:]}"
+    if len(text) == 19 and text[10] == "-":  # the seed's format, as ISO 8601 in UTC
+        # "+00:00" parses to UTC itself: .replace(tzinfo=UTC) cost 0.75 µs, half of decoding.
+        text = f"{text[:10]}T{text[11:13]}:{text[14:16]}:{text[17:]}+00:00"
     try:
         when = datetime.fromisoformat(text)
         if when.tzinfo is None:
@@ -180,12 +181,22 @@ def _utc(text: str) -> datetime:
 
 
 def _surely_plausible(when: datetime, timestamp_ms: int | None) -> bool:
-    """The usual event, at a float's cost (a third of a service's decoding went to the exact
-    bound in datetimes): a known stamp and a time more than a second inside the bound. Every
-    other event is held to ``_latest``, exactly."""
+    """The usual event, at a comparison's cost (the exact bound in datetimes was a third of
+    a service's decoding): a known stamp, and a time more than a second inside its bound.
+    Every other event is held to ``_latest``, exactly."""
     if timestamp_ms is None or timestamp_ms < 0:
         return False
-    return when.timestamp() * 1000 < timestamp_ms + _MAX_FUTURE_MS - 1000
+    try:
+        return when < _bound_below(timestamp_ms // 1000)
+    except OverflowError:
+        return False
+
+
+@lru_cache(maxsize=256)
+def _bound_below(second: int) -> datetime:
+    """Below the bound of every stamp within ``second`` by a second at least (a batch's
+    records share a few seconds: one datetime each)."""
+    return _EPOCH + timedelta(seconds=second - 1) + MAX_FUTURE
 
 
 def _latest(timestamp_ms: int | None) -> datetime:
