@@ -66,17 +66,18 @@ class SeenBefore(Exception):
 
 async def _insert(
     conn: AsyncConnection, inbox: sa.Table, rows: list[tuple[Any, ...]], staged: bool
-) -> set[UUID]:
-    """Claim ``rows``: the ids inserted (the others were there already)."""
+) -> set[UUID] | None:
+    """Claim ``rows``: the ids inserted (the others were there already), None for all."""
     if staged:
-        return {i for (i,) in await _claim(inbox).execute(conn, rows)}
+        ids = {i for (i,) in await _claim(inbox).execute(conn, rows)}
+        return None if len(ids) == len(rows) else ids
     try:
         await _copy(inbox).execute(conn, rows)
     except IntegrityError as exc:
         if isinstance(exc.orig, UniqueViolation):
             raise SeenBefore from exc
         raise
-    return {row[0] for row in rows}
+    return None
 
 
 async def claim(
@@ -86,11 +87,9 @@ async def claim(
     a batch holding an id seen before raises ``SeenBefore``."""
     first: dict[UUID, Delivery] = {}
     repeats: list[Delivery] = []  # the same event id twice in one batch
-    for d in deliveries:
-        if d.event.event_id in first:
+    for d in deliveries:  # one lookup each: UUID's hash is Python code
+        if first.setdefault(d.event.event_id, d) is not d:
             repeats.append(d)
-        else:
-            first[d.event.event_id] = d
     if not first:
         return Claim()
     rows = [
@@ -98,8 +97,9 @@ async def claim(
         for i, d in first.items()
     ]
     inserted = await _insert(conn, inbox, rows, staged)
-    if len(inserted) == len(rows) and not repeats:  # the usual batch: every event new
+    if inserted is None and not repeats:  # the usual batch: every event new
         return Claim(new=list(first.values()))
+    inserted = set(first) if inserted is None else inserted
     out = Claim(new=[d for i, d in first.items() if i in inserted])
     seen = [d for i, d in first.items() if i not in inserted]
     stored = {row[0]: row[1] for row in rows if row[0] in inserted}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,11 +23,15 @@ async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
     del absorbed  # counted by the loop; a count must not move twice
-    counts = Counter(
-        (d.event.occurred_at.replace(second=0, microsecond=0), d.event.event_type) for d in new
+    # Counted by the minute's fields, made a datetime once per key: .replace(second=0, ...)
+    # per event was a sixth of the service's CPU.
+    by_fields = Counter(
+        ((t := d.event.occurred_at).year, t.month, t.day, t.hour, t.minute, d.event.event_type)
+        for d in new
     )
-    if not counts:
+    if not by_fields:
         return
+    counts = {(datetime(*k[:5], tzinfo=UTC), k[5]): n for k, n in by_fields.items()}
     # Sorted keys: concurrent writers (two instances) lock rows in one order, no deadlock.
     keys = sorted(counts)
     await conn.execute(
