@@ -51,8 +51,8 @@ from shared import broker, dead_letters, inbox, progress
 from shared.db import while_db_unavailable
 from shared.dead_letter_topic import DeadLetterSender
 from shared.events import Delivery, Rejected
-from shared.fetch import Fetched, Skipped, fetch
-from shared.items import Item, decode
+from shared.fetch import Fetched, fetch
+from shared.items import Item, by_kind, decode
 from shared.offset_commit import OffsetCommit
 from shared.offsets import DatabaseAssignment, DatabaseOffsets, Fenced
 from shared.pause_switch import PauseSwitch
@@ -204,9 +204,7 @@ class BatchConsumer(Service):
             return await self._transaction(items, staged=True)
 
     async def _transaction(self, items: Sequence[Item], staged: bool) -> Outcome:
-        deliveries = [i for i in items if isinstance(i, Delivery)]
-        rejected = [i for i in items if isinstance(i, Rejected)]
-        skipped = [i for i in items if isinstance(i, Skipped)]
+        deliveries, rejected, skipped = by_kind(items)
         tables = self.service.tables
         async with self.engine.begin() as conn:
             claim = await inbox.claim(conn, tables.inbox, deliveries, staged)  # 1

@@ -4,6 +4,8 @@ client could not decode — partition by partition, in offset order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiokafka import TopicPartition
 
 from shared.events import Delivery, Rejected, classify
@@ -38,3 +40,19 @@ def undecodable(fetched: Fetched, tp: TopicPartition) -> list[Rejected]:
 
 def _start(item: Item) -> int:
     return item.start if isinstance(item, Skipped) else item.offset
+
+
+def by_kind(items: Sequence[Item]) -> tuple[list[Delivery], list[Rejected], list[Skipped]]:
+    """The batch's deliveries, rejected and skipped, each in order: one pass (three
+    ``isinstance`` passes were 3% of a service's CPU)."""
+    deliveries: list[Delivery] = []
+    rejected: list[Rejected] = []
+    skipped: list[Skipped] = []
+    for item in items:
+        if type(item) is Delivery or isinstance(item, Delivery):  # the usual: one comparison
+            deliveries.append(item)
+        elif isinstance(item, Rejected):
+            rejected.append(item)
+        else:
+            skipped.append(item)
+    return deliveries, rejected, skipped
