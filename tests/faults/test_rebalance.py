@@ -11,7 +11,7 @@ from infra.polling import wait_for
 from shared.events import Event
 from tests.support.catalog import HANDLER_TABLE
 from tests.support.db import Db
-from tests.support.kafka import PARTITIONS, new_topic, partition_of
+from tests.support.kafka import PARTITIONS, new_topic, partition_of, wait_committed_to_end
 from tests.support.processes import (
     LogCursor,
     ServiceProcess,
@@ -139,6 +139,8 @@ def test_two_instances_rebalance_mid_stream_and_survive_a_batch_slower_than_the_
 
             # 4. A batch slower than the poll interval, in billing's first instance.
             join(procs, twins)
+            for p in procs.values():  # both idle: the lock below holds the burst's batch only
+                wait_committed_to_end(bootstrap, p.group, topic, timeout=120)
             slow = procs["billing"]
             slow_log = LogCursor(slow.log_path)
             refused_before = metric(slow.port, "fanout_commit_failures_total")
