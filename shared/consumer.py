@@ -207,7 +207,9 @@ class BatchConsumer(Service):
         deliveries, rejected, skipped = by_kind(items)
         tables = self.service.tables
         async with self.engine.begin() as conn:
-            claim = await inbox.claim(conn, tables.inbox, deliveries, staged)  # 1
+            claim = await inbox.claim(  # 1
+                conn, tables.inbox, deliveries, staged, self.service.carried
+            )
             await self.service.handler(conn, claim.new, claim.absorbed)  # 2
             letters = dead_letters.of([*rejected, *claim.conflicts], self.dlq.payload_cap)
             first = await dead_letters.store(conn, tables.dead_letters, letters)  # 3

@@ -9,12 +9,15 @@ staged way on every batch cost 5-8 µs more CPU per event: README, Throughput.) 
 there is *absorbed* when its payload is byte-identical (a redelivery, or the same event
 published again) and a *conflicting duplicate* when it is not: the first write stands and the
 conflict is dead-lettered, never silently overwritten.
+
+A service whose own table would repeat every inbox row (audit's events) has the inbox row carry
+those columns instead (``Carried``): one row and one ``event_id`` index per event, not two.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -36,6 +39,14 @@ def fingerprint(raw: bytes) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
+@dataclass(frozen=True)
+class Carried:
+    """A service's own columns on its inbox rows: their names, and their values per event."""
+
+    columns: tuple[str, ...]
+    values: Callable[[Delivery], tuple[Any, ...]]
+
+
 @dataclass
 class Claim:
     new: list[Delivery] = field(default_factory=list)  # first time: apply
@@ -44,8 +55,8 @@ class Claim:
 
 
 @cache
-def _claim(inbox: sa.Table) -> StagedInsert:
-    stage = Stage(inbox, COLUMNS)
+def _claim(inbox: sa.Table, columns: tuple[str, ...]) -> StagedInsert:
+    stage = Stage(inbox, columns)
     statement = (
         stage.insert()
         .on_conflict_do_nothing(index_elements=["event_id"])
@@ -55,8 +66,8 @@ def _claim(inbox: sa.Table) -> StagedInsert:
 
 
 @cache
-def _copy(inbox: sa.Table) -> DirectCopy:
-    return DirectCopy(inbox, COLUMNS)
+def _copy(inbox: sa.Table, columns: tuple[str, ...]) -> DirectCopy:
+    return DirectCopy(inbox, columns)
 
 
 class SeenBefore(Exception):
@@ -65,14 +76,19 @@ class SeenBefore(Exception):
 
 
 async def _insert(
-    conn: AsyncConnection, inbox: sa.Table, rows: list[tuple[Any, ...]], staged: bool
+    conn: AsyncConnection,
+    inbox: sa.Table,
+    rows: list[tuple[Any, ...]],
+    staged: bool,
+    carried: Carried | None,
 ) -> set[UUID] | None:
     """Claim ``rows``: the ids inserted (the others were there already), None for all."""
+    columns = COLUMNS if carried is None else (*COLUMNS, *carried.columns)
     if staged:
-        ids = {i for (i,) in await _claim(inbox).execute(conn, rows)}
+        ids = {i for (i,) in await _claim(inbox, columns).execute(conn, rows)}
         return None if len(ids) == len(rows) else ids
     try:
-        await _copy(inbox).execute(conn, rows)
+        await _copy(inbox, columns).execute(conn, rows)
     except IntegrityError as exc:
         if isinstance(exc.orig, UniqueViolation):
             raise SeenBefore from exc
@@ -80,8 +96,25 @@ async def _insert(
     return None
 
 
+def _rows(first: dict[UUID, Delivery], carried: Carried | None) -> list[tuple[Any, ...]]:
+    if carried is None:
+        return [
+            (i, fingerprint(d.raw), d.partition, d.offset, d.event.occurred_at)
+            for i, d in first.items()
+        ]
+    values = carried.values
+    return [
+        (i, fingerprint(d.raw), d.partition, d.offset, d.event.occurred_at, *values(d))
+        for i, d in first.items()
+    ]
+
+
 async def claim(
-    conn: AsyncConnection, inbox: sa.Table, deliveries: Sequence[Delivery], staged: bool = False
+    conn: AsyncConnection,
+    inbox: sa.Table,
+    deliveries: Sequence[Delivery],
+    staged: bool = False,
+    carried: Carried | None = None,
 ) -> Claim:
     """Claim the batch's ids inside the open transaction; the caller commits. Not ``staged``,
     a batch holding an id seen before raises ``SeenBefore``."""
@@ -92,11 +125,8 @@ async def claim(
             repeats.append(d)
     if not first:
         return Claim()
-    rows = [
-        (i, fingerprint(d.raw), d.partition, d.offset, d.event.occurred_at)
-        for i, d in first.items()
-    ]
-    inserted = await _insert(conn, inbox, rows, staged)
+    rows = _rows(first, carried)
+    inserted = await _insert(conn, inbox, rows, staged, carried)
     if inserted is None and not repeats:  # the usual batch: every event new
         return Claim(new=list(first.values()))
     inserted = set(first) if inserted is None else inserted

@@ -20,7 +20,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,16 +37,19 @@ class ConsumerTables:
     offsets: sa.Table
 
 
-def consumer_tables(schema: str, metadata: sa.MetaData) -> ConsumerTables:
+def consumer_tables(
+    schema: str, metadata: sa.MetaData, carried: Sequence[sa.Column[Any]] = ()
+) -> ConsumerTables:
+    """``carried``: the service's own columns on its inbox (``shared.inbox.Carried``)."""
     return ConsumerTables(
-        _inbox(schema, metadata),
+        _inbox(schema, metadata, carried),
         _progress(schema, metadata),
         _dead_letters(schema, metadata),
         offsets_table(schema, metadata),
     )
 
 
-def _inbox(schema: str, metadata: sa.MetaData) -> sa.Table:
+def _inbox(schema: str, metadata: sa.MetaData, carried: Sequence[sa.Column[Any]]) -> sa.Table:
     return sa.Table(
         "inbox",
         metadata,
@@ -56,6 +61,7 @@ def _inbox(schema: str, metadata: sa.MetaData) -> sa.Table:
         sa.Column(
             "persisted_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
         ),
+        *carried,
         schema=schema,
     )
 

@@ -11,6 +11,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.events import Delivery
+from shared.inbox import Carried
 from shared.schema import ConsumerTables
 
 
@@ -33,3 +34,5 @@ class ServiceDefinition:
     # Its own tables of history kept RETENTION_HOURS, then deleted (table, time column):
     # dead letters always are (shared/retention.py).
     retained: tuple[tuple[str, str], ...] = ()
+    # Its own columns on its inbox rows (shared/inbox.py), where its table would repeat them.
+    carried: Carried | None = None

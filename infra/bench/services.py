@@ -21,9 +21,7 @@ def truncate(url: str) -> None:
     with psycopg.connect(url) as conn:
         for s in SERVICES:
             conn.execute(f"TRUNCATE {s}.inbox, {s}.progress")
-        conn.execute(
-            "TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances, audit.events"
-        )
+        conn.execute("TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances")
 
 
 def spawn_services(stack: Stack, batch: int, offset_store: str = "kafka") -> Procs:

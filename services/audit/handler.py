@@ -1,5 +1,6 @@
 """audit: one row per event with its raw payload and origin (its first delivery); every
-redelivery is recorded and counted."""
+redelivery is recorded and counted. The event row is the inbox row (``CARRIED``): a first
+delivery is written by the inbox claim, and the handler has only redeliveries to record."""
 
 from __future__ import annotations
 
@@ -9,32 +10,32 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.audit.tables import events, redeliveries
+from services.audit.tables import inbox, redeliveries
 from shared.bulk import DirectCopy, arrays, unnest
 from shared.events import Delivery
+from shared.inbox import Carried
 
-COLUMNS = ("event_id", "event_type", "payload", "topic", "partition", "kafka_offset")
-# Straight in: the inbox has already told new events from seen ones. Rows keep the order they
-# came in (one sequence numbers events and redeliveries: the search lists deliveries by it).
-INSERT = DirectCopy(events, COLUMNS)
+
+def _carried(d: Delivery) -> tuple[str, str, str]:
+    return (d.event.event_type, d.raw.decode(), d.topic)
+
+
+# The inbox COPYs rows in the order they came (one sequence numbers events and redeliveries:
+# the search lists deliveries by it).
+CARRIED = Carried(("event_type", "payload", "topic"), _carried)
 RECORD_REDELIVERIES = DirectCopy(redeliveries, ("event_id", "topic", "partition", "kafka_offset"))
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
 COUNT_REDELIVERY = (
-    sa.update(events)
-    .where(events.c.event_id == _repeats.c.id)
-    .values(delivery_count=events.c.delivery_count + _repeats.c.n, last_seen=sa.func.now())
+    sa.update(inbox)
+    .where(inbox.c.event_id == _repeats.c.id)
+    .values(delivery_count=inbox.c.delivery_count + _repeats.c.n, last_seen=sa.func.now())
 )
 
 
 async def handle(
     conn: AsyncConnection, new: Sequence[Delivery], absorbed: Sequence[Delivery]
 ) -> None:
-    if new:
-        rows = (
-            (d.event.event_id, d.event.event_type, d.raw.decode(), d.topic, d.partition, d.offset)
-            for d in new
-        )
-        await INSERT.execute(conn, rows)
+    del new  # their rows are the inbox's (CARRIED)
     if not absorbed:
         return
     # Redelivery is audit's subject: each is recorded; the row stays as first seen, its

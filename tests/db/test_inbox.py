@@ -65,6 +65,9 @@ def test_new_events_are_claimed_once_with_position_and_fingerprint(
     assert progress(db, service) == {2: (14, 5, 0, 0, 0)}
 
 
+CHANGED = ("progress", "delivery_count")
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_redelivered_batch_is_absorbed_as_duplicates_not_copies(
     clean_db: Db, service: str
@@ -72,13 +75,14 @@ def test_a_redelivered_batch_is_absorbed_as_duplicates_not_copies(
     db = clean_db
     items = deliveries(generate(6, seed=72), partition=1)
     apply(db.url, service, items)
-    before = db.snapshot(service, "progress")
+    before = db.snapshot(service, *CHANGED)
     done = apply(db.url, service, items)
     assert done.new == [] and done.letters == []
     assert positions(done.absorbed) == positions(items)
     assert progress(db, service) == {1: (5, 6, 6, 0, 0)}
-    # Absorbed duplicates leave the inbox as it was.
-    assert db.snapshot(service, "progress")["inbox"] == before["inbox"]
+    # Absorbed duplicates leave the inbox as it was (but for audit's delivery count, which its
+    # inbox row carries: tests/db/test_handler_audit.py counts it).
+    assert db.snapshot(service, *CHANGED)["inbox"] == before["inbox"]
 
 
 def test_the_same_event_at_another_offset_is_a_copy(clean_db: Db) -> None:

@@ -7,10 +7,10 @@ from services.registry import SERVICES
 
 __all__ = ["SERVICES", "HANDLER_TABLE"]
 
-# A table each service's handler writes after the inbox claim: locking it stalls a batch
-# mid-transaction.
+# A table each service writes in a batch's transaction: locking it stalls a batch
+# mid-transaction (audit's event row is its inbox row).
 HANDLER_TABLE = {
     "analytics": "analytics.type_minute_counts",
     "billing": "billing.balances",
-    "audit": "audit.events",
+    "audit": "audit.inbox",
 }
