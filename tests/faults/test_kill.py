@@ -9,7 +9,7 @@ import random
 from contextlib import ExitStack
 
 from infra.local.stack import Stack
-from tests.support.catalog import HANDLER_TABLE, SERVICES
+from tests.support.catalog import SERVICES, STALL_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic
 from tests.support.processes import ServiceProcess, groups_of, running
@@ -29,8 +29,8 @@ from tests.support.windows import (
 
 def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db) -> None:
     """Each service is killed while a batch sits inside its open transaction (inbox rows
-    written, handler blocked on a table lock): PostgreSQL rolls it back, nothing of it stays,
-    the restart reads it again as new events."""
+    written, the next write blocked on a table lock): PostgreSQL rolls it back, nothing of it
+    stays, the restart reads it again as new events."""
     db, bootstrap = clean_db, stack.bootstrap
     topic = new_topic(bootstrap, "kill-mid-tx", PARTITIONS)
     first = publish_events(bootstrap, topic, 3_000, seed=101)
@@ -38,7 +38,7 @@ def test_sigkill_mid_transaction_rolls_the_batch_back(stack: Stack, clean_db: Db
     with running(stack, topic, BATCH_MAX="1000") as procs:
         wait_caught_up(db, bootstrap, topic, procs, 3_000)
         stuck: dict[str, list[str]] = {}
-        with TableLock(db, *HANDLER_TABLE.values()):
+        with TableLock(db, *STALL_TABLE.values()):
             second = publish_events(bootstrap, topic, 4_000, seed=102)
             for name, p in procs.items():
                 stuck[name] = wait_stalled(db, p)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from infra.local.stack import Stack
 from infra.polling import wait_for
 from shared.events import Event
-from tests.support.catalog import HANDLER_TABLE
+from tests.support.catalog import STALL_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, partition_of, wait_committed_to_end
 from tests.support.processes import (
@@ -103,7 +103,7 @@ def outlast_the_poll_interval(
         for e in generate(3_000, users=50, seed=302)
         if partition_of(e.user_id or "", PARTITIONS) in mine
     ][:300]
-    with TableLock(db, HANDLER_TABLE["billing"], HANDLER_TABLE["audit"]) as lock:
+    with TableLock(db, STALL_TABLE["billing"], "audit.inbox") as lock:
         published = publish_list(bootstrap, topic, burst)
         wait_stalled(db, slow, timeout=30)
         # The stalled instance misses its poll interval and leaves the group; the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 
 from infra.local.stack import Stack
-from tests.support.catalog import HANDLER_TABLE
+from tests.support.catalog import STALL_TABLE
 from tests.support.db import Db
 from tests.support.kafka import PARTITIONS, new_topic, stable_committed
 from tests.support.processes import LogCursor, ServiceProcess, groups_of, running
@@ -32,7 +32,7 @@ def test_sigterm_commits_the_batch_in_flight_and_restart_redelivers_nothing(
         wait_caught_up(db, bootstrap, topic, procs, 3_000)
         logs = {name: LogCursor(p.log_path) for name, p in procs.items()}
         in_flight: dict[str, list[str]] = {}
-        with TableLock(db, *HANDLER_TABLE.values()):
+        with TableLock(db, *STALL_TABLE.values()):
             second = publish_events(bootstrap, topic, 4_000, seed=202)
             for name, p in procs.items():
                 in_flight[name] = wait_stalled(db, p)
