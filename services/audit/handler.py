@@ -20,8 +20,8 @@ def _carried(d: Delivery) -> tuple[str, str, str]:
     return (d.event.event_type, d.raw.decode(), d.topic)
 
 
-# The inbox COPYs rows in the order they came (one sequence numbers events and redeliveries:
-# the search lists deliveries by it).
+# The inbox writes rows in the order they came (one sequence numbers events and redeliveries:
+# the search lists deliveries by it); its staged claim too (one scan of a stage filled in order).
 CARRIED = Carried(("event_type", "payload", "topic"), _carried)
 RECORD_REDELIVERIES = DirectCopy(redeliveries, ("event_id", "topic", "partition", "kafka_offset"))
 _repeats = unnest({"id": sa.Uuid(), "n": sa.Integer()})  # "event_id" would clash with SET
