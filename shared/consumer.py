@@ -152,6 +152,8 @@ class BatchConsumer(Service):
         fetched = await fetch(kafka, s.batch_within_ms, s.batch_max, s.fetch_top_up_ms)
         if self.offsets is not None:  # database mode: only what the database does not hold
             fetched = self.offsets.trim(kafka, fetched)
+        else:  # a partition assigned during the fetch is read from here: /health says so now
+            self.stats.add_positioned(fetched.after.keys(), s.events_topic)
         if fetched.empty:
             return
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -87,6 +88,13 @@ class ServiceStats:
     def set_positioned(self, owned: set[TopicPartition], events_topic: str) -> None:
         self.positioned_tps = set(owned)
         self.positioned = {tp.partition for tp in owned if tp.topic == events_topic}
+
+    def add_positioned(self, read: Iterable[TopicPartition], events_topic: str) -> None:
+        """Partitions a fetch knew the position of, ahead of the next ``set_positioned``: a
+        batch may be held a long time, and health must not lag the partitions it writes."""
+        new = set(read) - self.positioned_tps
+        self.positioned_tps |= new
+        self.positioned |= {tp.partition for tp in new if tp.topic == events_topic}
 
     def record_commit(self, offsets: dict[int, int]) -> None:
         """Committed offsets of the events topic, by partition."""
