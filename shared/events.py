@@ -162,9 +162,12 @@ def _checked(wire: _Wire, timestamp_ms: int | None) -> Event:
     return Event(wire.event_id, when, wire.event_type, wire.user_id, amount, wire.schema_version)
 
 
+@lru_cache(maxsize=4096)
 def _utc(text: str) -> datetime:
     """The seed's ``2020-06-12-21-12-27`` (UTC) or ISO 8601; no offset means UTC. Raises when
-    the instant has no UTC representation (year 10000)."""
+    the instant has no UTC representation (year 10000). Cached (datetimes are immutable; a
+    raise is not cached): a batch's events share a few seconds, and parsing was 1 of 2.6 µs
+    of decoding an event."""
     if len(text) == 19 and text[10] == "-":  # the seed's format, as ISO 8601 in UTC
         # "+00:00" parses to UTC itself: .replace(tzinfo=UTC) cost 0.75 µs, half of decoding.
         text = f"{text[:10]}T{text[11:13]}:{text[14:16]}:{text[17:]}+00:00"
