@@ -130,6 +130,11 @@ def drain(
         seen |= {g: time.perf_counter() for g in groups if g not in seen and watch.consuming(g)}
         if start is None and len(seen) == len(groups):
             done = sum(watch.committed(g) for g in groups) / len(groups)
+            if done >= total:  # nothing left to time (and no events to divide by)
+                raise RuntimeError(
+                    f"{pipeline}: drained all {total:,} events before every group was seen "
+                    "consuming: too few to time, use more --events"
+                )
             start = (time.perf_counter(), done, cpu_snapshot(stack, procs))
             result.stagger_seconds = round(max(seen.values()) - min(seen.values()), 2)
             if on_start is not None:
