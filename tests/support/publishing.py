@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Self
@@ -28,7 +28,7 @@ def altered(event: Event, **fields: Any) -> Event:
 async def _publish(
     bootstrap: str,
     topic: str,
-    batch: list[Event],
+    batch: Iterable[Event],
     rate: float = 0,
     on_sent: Callable[[int], None] | None = None,
 ) -> PublishResult:
@@ -101,14 +101,33 @@ class _InThread:
 
 @dataclass
 class BackgroundPublish(_InThread):
-    """services/publisher/producer.publish in a thread: counts what it sent."""
+    """services/publisher/producer.publish in a thread: counts what it sent; ``stop`` ends it
+    early, at an event's boundary."""
 
     result: PublishResult | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     async def _go(self) -> None:
         self.result = await _publish(
-            self.bootstrap, self.topic, self.batch, rate=self.rate, on_sent=self._count
+            self.bootstrap, self.topic, self._events(), rate=self.rate, on_sent=self._count
         )
+
+    def _events(self) -> Iterator[Event]:
+        """``batch`` in order, until ``stop``: what was sent is always a prefix of it."""
+        for event in self.batch:
+            if self._stopping.is_set():
+                return
+            yield event
+
+    def stop(self, timeout: float = 180) -> list[Event]:
+        """Stops at the next event and waits for the end: returns the events sent, each of
+        them acknowledged."""
+        self._stopping.set()
+        self._join(timeout)
+        result = self.result
+        assert result is not None
+        assert (result.acknowledged, result.failed) == (result.sent, 0), result
+        return self.batch[: result.sent]
 
     def wait_sent(self, n: int, timeout: float = 120) -> None:
         def probe() -> bool:
