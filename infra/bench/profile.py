@@ -21,6 +21,25 @@ RATE_HZ = 250
 _LOCATION = re.compile(r" \(([^)]*?):\d+\)$")
 
 
+class Sampler:
+    """py-spy on one process over a drain's measured window, or nothing (``pid`` None):
+    ``start`` is the drain's ``on_start``, ``finish`` returns the file written."""
+
+    def __init__(self, pid: int | None, out: Path) -> None:
+        self.pid, self.out = pid, out
+        self.recorder: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self.pid is not None:
+            self.recorder = start(self.pid, self.out)
+
+    def finish(self) -> str | None:
+        if self.recorder is None:
+            return None
+        finish(self.recorder, self.out)
+        return str(self.out)
+
+
 def start(pid: int, out: Path) -> subprocess.Popen[bytes]:
     pyspy = str(Path(sys.executable).parent / "py-spy")
     argv = [pyspy, "record", "--pid", str(pid), "--rate", str(RATE_HZ), "--nonblocking"]

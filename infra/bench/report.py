@@ -94,6 +94,8 @@ def others(console: Console, r: BenchResult) -> None:
         console.print(f"profile (py-spy raw, collapsed stacks): {r.profile}")
         console.print(f"  summary: {r.profile.removesuffix('.txt')}.summary.txt")
         console.print("  (the sampler ran during the fanout drain: its figures are perturbed)")
+    if r.profile_database:
+        console.print(f"profile of the OFFSET_STORE=database drain: {r.profile_database}")
 
 
 def burst(console: Console, b: Burst) -> None:

@@ -76,6 +76,7 @@ class BenchResult:
     db_ceiling_events_per_s: float = 0
     ratio_to_db_ceiling: float = 0
     profile: str | None = None
+    profile_database: str | None = None  # the same service, in the OFFSET_STORE=database drain
     # fanout with OFFSET_STORE=database against the default (kafka): rate, and CPU per event
     # (kafka's / database's, < 1: database mode costs more).
     ratio_database_offsets: float = 0
@@ -149,15 +150,10 @@ def _drain_peer(stack: Stack, watch: GroupWatch, pipeline: str) -> Drain:
 def _drain_fanout(
     stack: Stack, watch: GroupWatch, running: Procs, profile: str | None, result: BenchResult
 ) -> Drain:
-    out = stack.home / f"profile-{profile}.txt"
-    recorder: list[subprocess.Popen[bytes]] = []
-    start = None
-    if profile:
-        start = lambda: recorder.append(bench_profile.start(running[profile].pid, out))  # noqa: E731
-    fanout = drain(stack, watch, "fanout", running, list(SERVICES), on_start=start)
-    if recorder:
-        bench_profile.finish(recorder[0], out)
-        result.profile = str(out)
+    pid = running[profile].pid if profile else None
+    sampler = bench_profile.Sampler(pid, stack.home / f"profile-{profile}.txt")
+    fanout = drain(stack, watch, "fanout", running, list(SERVICES), on_start=sampler.start)
+    result.profile = sampler.finish()
     return fanout
 
 
@@ -247,7 +243,7 @@ def run_bench(opts: BenchOptions) -> BenchResult:
         watch = _throughput(stack, result, opts, running)
         _latency_run(stack, result, opts, running)
         result.burst = _burst_run(stack, opts)
-        bench_services.drain_database_offsets(stack, watch, running, opts.batch, result)
+        bench_services.drain_database_offsets(stack, watch, running, opts, result)
         bench_peers.stop_all(running)
         rows, seconds = bench_services.retention_cost(stack.database_url)
         result.retention_rows, result.retention_seconds = rows, round(seconds, 2)

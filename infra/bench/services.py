@@ -9,12 +9,13 @@ import psycopg
 
 from infra.bench import peers as bench_peers
 from infra.bench.clock import GroupWatch, Procs, drain
+from infra.bench.profile import Sampler
 from infra.local.stack import Stack
 from infra.local.supervisor import Supervisor
 from services.registry import SERVICES
 
 if TYPE_CHECKING:
-    from infra.bench.run import BenchResult
+    from infra.bench.run import BenchOptions, BenchResult
 
 
 def truncate(url: str) -> None:
@@ -40,16 +41,20 @@ def spawn_services(stack: Stack, batch: int, offset_store: str = "kafka") -> Pro
 
 
 def drain_database_offsets(
-    stack: Stack, watch: GroupWatch, running: Procs, batch: int, result: BenchResult
+    stack: Stack, watch: GroupWatch, running: Procs, opts: BenchOptions, result: BenchResult
 ) -> None:
     """The same backlog, the same services with OFFSET_STORE=database (fresh groups, the
     database emptied: its inbox would absorb it all), after the latency run (which needs the
-    default services running, caught up)."""
+    default services running, caught up); ``--profile`` samples this drain too."""
     bench_peers.stop_all(running)
     truncate(stack.database_url)
-    procs = spawn_services(stack, batch, "database")
+    procs = spawn_services(stack, opts.batch, "database")
+    pid = procs[opts.profile].pid if opts.profile else None
+    sampler = Sampler(pid, stack.home / f"profile-{opts.profile}-database.txt")
+    groups = [f"{s}-database" for s in SERVICES]
     try:
-        db = drain(stack, watch, "fanout-db", procs, [f"{s}-database" for s in SERVICES])
+        db = drain(stack, watch, "fanout-db", procs, groups, on_start=sampler.start)
+        result.profile_database = sampler.finish()
     finally:
         bench_peers.stop_all(procs)
     result.drains["fanout-db"] = db
