@@ -56,28 +56,28 @@ class Event(msgspec.Struct, frozen=True, gc=False):
         return _ENCODER.encode(self)
 
 
-class _Wire(msgspec.Struct, frozen=True, gc=False):
-    """An event as it arrives, its time still text: the seed's format is not RFC 3339."""
+class _WireFields(msgspec.Struct, frozen=True, gc=False):
+    """An event as it arrives, but its time (below: as text, or as msgspec parsed it)."""
 
     event_id: uuid.UUID
-    event_datetime: str
     event_type: EventType
     user_id: UserId | None = None
     amount: Decimal | None = None
     schema_version: int = 1
 
 
-class _Rfc3339Wire(msgspec.Struct, frozen=True, gc=False):
+class _Wire(_WireFields, frozen=True, gc=False, kw_only=True):
+    """The time still text: the seed's format is not RFC 3339."""
+
+    event_datetime: str
+
+
+class _Rfc3339Wire(_WireFields, frozen=True, gc=False, kw_only=True):
     """The usual event (the publisher's): its RFC 3339 time parsed by msgspec, in C. The
     decoder tries it first; anything it refuses is decoded again as ``_Wire``, which also
     names the reason."""
 
-    event_id: uuid.UUID
     event_datetime: datetime
-    event_type: EventType
-    user_id: UserId | None = None
-    amount: Decimal | None = None
-    schema_version: int = 1
 
 
 class Delivery(msgspec.Struct, frozen=True, gc=False):
