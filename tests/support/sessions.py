@@ -76,10 +76,15 @@ def wait_sessions_gone(db: Db, role: str, timeout: float = 30) -> None:
 
 def wait_no_open_transaction(db: Db, role: str, timeout: float = 10) -> bool:
     """True when ``role`` has no transaction open (all sessions idle); False when one stays
-    open (a stopped process holding it). Waits out statements still running."""
+    open (a stopped process holding it). Waits out statements still running, but not one
+    that waits on its client: a process stopped mid-statement (a COPY's rows half sent)
+    never lets it finish, and its transaction is open."""
 
     def settled() -> list[bool]:
-        states = [s for _, s, _, _ in backends(db, role)]
+        sessions = backends(db, role)
+        if any(s == "active" and wait == "Client" for _, s, wait, _ in sessions):
+            return [False]
+        states = [s for _, s, _, _ in sessions]
         if any(s == "active" for s in states):
             return []
         return [not any(s.startswith("idle in transaction") for s in states)]
