@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -167,7 +166,7 @@ def _checked(wire: _Wire | _Rfc3339Wire, timestamp_ms: int | None) -> Event:
     """What JSON types cannot say: a time in UTC and not from the far future, an amount of
     cents, a user id a store and a screen can show."""
     t = wire.event_datetime
-    when = _utc(t) if isinstance(t, str) else _in_utc(t, t.isoformat)
+    when = _utc(t) if isinstance(t, str) else _in_utc(t)
     if not _surely_plausible(when, timestamp_ms) and when > (latest := _latest(timestamp_ms)):
         raise Invalid(
             "invalid_datetime", f"event_datetime: {when.isoformat()} is after {latest.isoformat()}"
@@ -194,12 +193,12 @@ def _utc(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError as exc:
         raise Invalid("invalid_datetime", f"event_datetime: {exc}") from None
-    return _in_utc(when, lambda: text)
+    return _in_utc(when)
 
 
-def _in_utc(when: datetime, text: Callable[[], str]) -> datetime:
-    """``when`` in UTC (no offset means UTC); ``text`` names it when it has no UTC
-    representation (year 0 or 10000)."""
+def _in_utc(when: datetime) -> datetime:
+    """``when`` in UTC (no offset means UTC); raises when it has no UTC representation (year
+    0 or 10000)."""
     if when.tzinfo is None:
         return when.replace(tzinfo=UTC)
     if when.tzinfo is UTC:
@@ -207,7 +206,7 @@ def _in_utc(when: datetime, text: Callable[[], str]) -> datetime:
     try:
         return when.astimezone(UTC)
     except OverflowError:
-        message = f"event_datetime: {text()} is outside years 1-9999 in UTC"
+        message = f"event_datetime: {when.isoformat()} is outside years 1-9999 in UTC"
         raise Invalid("invalid_datetime", message) from None
 
 

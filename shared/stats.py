@@ -90,11 +90,11 @@ class ServiceStats:
         self.positioned = {tp.partition for tp in owned if tp.topic == events_topic}
 
     def add_positioned(self, read: Iterable[TopicPartition], events_topic: str) -> None:
-        """Partitions a fetch knew the position of, ahead of the next ``set_positioned``: a
-        batch may be held a long time, and health must not lag the partitions it writes."""
-        new = set(read) - self.positioned_tps
-        self.positioned_tps |= new
-        self.positioned |= {tp.partition for tp in new if tp.topic == events_topic}
+        """Partitions a fetch knew the position of, shown on /health ahead of the next
+        ``set_positioned``: a batch may be held a long time, and health must not lag the
+        partitions it writes. ``positioned_tps`` is left to ``set_positioned``: the loop
+        settles a new partition's start there (a redrive from its beginning)."""
+        self.positioned |= {tp.partition for tp in read if tp.topic == events_topic}
 
     def record_commit(self, offsets: dict[int, int]) -> None:
         """Committed offsets of the events topic, by partition."""

@@ -152,9 +152,10 @@ def _drain_fanout(
 ) -> Drain:
     pid = running[profile].pid if profile else None
     sampler = bench_profile.Sampler(pid, stack.home / f"profile-{profile}.txt")
-    fanout = drain(stack, watch, "fanout", running, list(SERVICES), on_start=sampler.start)
-    result.profile = sampler.finish()
-    return fanout
+    try:
+        return drain(stack, watch, "fanout", running, list(SERVICES), on_start=sampler.start)
+    finally:
+        result.profile = sampler.finish()
 
 
 def _throughput(

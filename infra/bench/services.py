@@ -54,8 +54,8 @@ def drain_database_offsets(
     groups = [f"{s}-database" for s in SERVICES]
     try:
         db = drain(stack, watch, "fanout-db", procs, groups, on_start=sampler.start)
-        result.profile_database = sampler.finish()
     finally:
+        result.profile_database = sampler.finish()
         bench_peers.stop_all(procs)
     result.drains["fanout-db"] = db
     kafka = result.drains["fanout"]

@@ -124,10 +124,15 @@ class BackgroundPublish(_InThread):
         them acknowledged."""
         self._stopping.set()
         self._join(timeout)
+        return self.batch[: self._all_acknowledged().sent]
+
+    def _all_acknowledged(self, expected: int | None = None) -> PublishResult:
+        """Every event sent (or ``expected`` of them) was acknowledged, none failed."""
         result = self.result
         assert result is not None
-        assert (result.acknowledged, result.failed) == (result.sent, 0), result
-        return self.batch[: result.sent]
+        sent = result.sent if expected is None else expected
+        assert (result.acknowledged, result.failed) == (sent, 0), result
+        return result
 
     def wait_sent(self, n: int, timeout: float = 120) -> None:
         def probe() -> bool:
@@ -140,10 +145,7 @@ class BackgroundPublish(_InThread):
         """Waits for the end: every event sent must have been acknowledged (acks=all and
         idempotence retry through a broker's outage)."""
         self._join(timeout)
-        result = self.result
-        assert result is not None
-        assert (result.acknowledged, result.failed) == (len(self.batch), 0), result
-        return result
+        return self._all_acknowledged(len(self.batch))
 
 
 @dataclass
