@@ -8,7 +8,10 @@ would leave out the insert, the handler and the commit itself."""
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from collections.abc import Callable
+from types import TracebackType
 
 import psycopg
 
@@ -19,6 +22,31 @@ from shared.broker import log_end_offsets
 
 Publish = Callable[[int, float, int], list[str]]  # count, rate, seed -> event ids
 PERCENTILES = (0.5, 0.99)
+
+
+class Cores:
+    """CPU cores each process used while the block ran: ``snapshot()`` gives the measured
+    processes' CPU seconds; this process (the publisher) is added as ``publisher``. On a
+    2-core machine a sum near 2 says the machine was saturated: a tail then is waiting for a
+    core, not the loop's own wait (README, Latency)."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, float]]) -> None:
+        self.snapshot = snapshot
+        self.used: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        mine = os.times()
+        return {**self.snapshot(), "publisher": mine.user + mine.system}
+
+    def __enter__(self) -> Cores:
+        self._start, self._at = self._now(), time.perf_counter()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        seconds, end = time.perf_counter() - self._at, self._now()
+        self.used = {k: round((v - self._start.get(k, 0.0)) / seconds, 2) for k, v in end.items()}
 
 
 def percentiles(url: str, schema: str, ids: list[str]) -> dict[str, float]:

@@ -121,5 +121,12 @@ def latency(console: Console, r: BenchResult) -> None:
         events = next(iter(per_service.values()))["events"]
         table.add_row(f"{float(rate):,.0f} ({events:,.0f} events)", *cells)
     console.print(table)
+    for rate, cores in r.latency_cores.items():
+        used = ", ".join(f"{name} {c:.2f}" for name, c in cores.items())
+        total = sum(cores.values())
+        console.print(
+            f"  cores used at {float(rate):,.0f}/s: {used}; [bold]{total:.2f}[/bold] of "
+            f"{os.cpu_count()}"
+        )
     rss = ", ".join(f"{s} {mb} MB" for s, mb in r.peak_rss_mb.items())
     console.print(f"peak RSS (the backlog drain and the latency runs): {rss}")

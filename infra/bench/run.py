@@ -22,7 +22,7 @@ from infra.bench import peers as bench_peers
 from infra.bench import profile as bench_profile
 from infra.bench import services as bench_services
 from infra.bench.burst import Burst, measure
-from infra.bench.clock import Drain, GroupWatch, Procs, drain, peak_rss_mb
+from infra.bench.clock import Drain, GroupWatch, Procs, cpu_snapshot, drain, peak_rss_mb
 from infra.init import migrate
 from infra.local.stack import Stack
 from infra.local.supervisor import Supervisor
@@ -71,6 +71,9 @@ class BenchResult:
     # after warm_up_seconds unmeasured at the middle rate.
     warm_up_seconds: float = 0
     latency_ms: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # Per rate, the CPU cores each process used during its run (services, broker, PostgreSQL,
+    # publisher: the bench's own process, which publishes): 2.0 is this machine's all.
+    latency_cores: dict[str, dict[str, float]] = field(default_factory=dict)
     # VmHWM after the backlog drain and the latency runs: the peak of both.
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     db_ceiling_events_per_s: float = 0
@@ -213,10 +216,12 @@ def _latency_run(stack: Stack, result: BenchResult, opts: BenchOptions, running:
         latency.warm_up(stack.bootstrap, stack.settings.topic, publish, warm, opts.warm_up_seconds)
         result.warm_up_seconds = opts.warm_up_seconds
     for i, rate in enumerate(opts.rates):
-        result.latency_ms[f"{rate:g}"] = latency.run_at(
-            stack.bootstrap, stack.settings.topic, stack.database_url, publish, rate,
-            opts.latency_seconds, seed=10 + i,
-        )  # fmt: skip
+        with latency.Cores(lambda: cpu_snapshot(stack, running)) as cores:
+            result.latency_ms[f"{rate:g}"] = latency.run_at(
+                stack.bootstrap, stack.settings.topic, stack.database_url, publish, rate,
+                opts.latency_seconds, seed=10 + i,
+            )  # fmt: skip
+        result.latency_cores[f"{rate:g}"] = cores.used
     result.peak_rss_mb = {s: peak_rss_mb(p.pid) for s, p in running.items()}
 
 
