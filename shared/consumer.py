@@ -60,6 +60,7 @@ from shared.progress import Outcome
 from shared.service import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.stats import AssignmentListener, ServiceStats
+from shared.stepwatch import StepWatch
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_CODE = 86
@@ -89,6 +90,8 @@ class BatchConsumer(Service):
         )
         self._kafka: AIOKafkaConsumer | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._watch = StepWatch(f"{settings.service_name} consume loop")
+        self._watch_task: asyncio.Task[None] | None = None
         self.offsets = (  # None: OFFSET_STORE=kafka, today's loop exactly
             DatabaseOffsets(settings, engine, service.tables.offsets, stats)
             if settings.offset_store == "database"
@@ -119,6 +122,7 @@ class BatchConsumer(Service):
         self._kafka.subscribe([s.events_topic, s.redrive_topic], listener=listener)
         await self._kafka.start()
         self._loop_task = asyncio.create_task(self._run(), name=f"{s.service_name}-consume")
+        self._watch_task = asyncio.create_task(self._watch.watch(self._loop_task))
 
     async def on_stop(self) -> None:
         # Let the batch in flight finish every step, so a clean stop redelivers nothing.
@@ -128,6 +132,8 @@ class BatchConsumer(Service):
                 await asyncio.wait_for(self._loop_task, timeout=30)
             except (TimeoutError, asyncio.CancelledError):
                 log.warning("consume loop did not finish in time; its batch will be redelivered")
+        if self._watch_task is not None:
+            self._watch_task.cancel()
         if self._kafka is not None:
             await self._kafka.stop()
         await self.dlq.stop()
@@ -135,6 +141,7 @@ class BatchConsumer(Service):
     async def _run(self) -> None:
         assert self._kafka is not None
         while not self._stopping:
+            self._watch.started()
             try:
                 await self.step(self._kafka)
             except KafkaError as exc:  # broker gone: aiokafka reconnects; we poll again
