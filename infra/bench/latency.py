@@ -26,7 +26,8 @@ PERCENTILES = (0.5, 0.99)
 
 class Cores:
     """CPU cores each process used while the block ran: ``snapshot()`` gives the measured
-    processes' CPU seconds; this process (the publisher) is added as ``publisher``. On a
+    processes' CPU seconds; this process is added as ``bench (publisher)``: it publishes, and
+    it also polls the groups and queries the percentiles, so it is not the publisher alone. On a
     2-core machine a sum near 2 says the machine was saturated: a tail then is waiting for a
     core, not the loop's own wait (README, Latency)."""
 
@@ -36,7 +37,7 @@ class Cores:
 
     def _now(self) -> dict[str, float]:
         mine = os.times()
-        return {**self.snapshot(), "publisher": mine.user + mine.system}
+        return {**self.snapshot(), "bench (publisher)": mine.user + mine.system}
 
     def __enter__(self) -> Cores:
         self._start, self._at = self._now(), time.perf_counter()

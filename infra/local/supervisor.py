@@ -32,10 +32,10 @@ from urllib.parse import urlsplit
 
 from infra.compose.spec import ServiceSpec, infra_policies, load_specs, local_variables
 from infra.kafka.server import KafkaNode
-from infra.local import instances, proc
+from infra.local import instances, proc, status_view
 from infra.local.restarts import Backoff, Restarts
 from infra.local.scenario_runs import ScenarioRuns
-from infra.local.stack import Stack, redacted
+from infra.local.stack import Stack
 from infra.local.status_file import held_path, write_atomically
 from infra.local.users import owned_folder
 from shared.supervision import SCENARIO_REQUESTS, SCENARIO_RUNS
@@ -160,39 +160,7 @@ class Supervisor:
         r.process = self.spawn(r.spec)
 
     def write_status(self) -> None:
-        now = time.monotonic()
-        services = {
-            name: {
-                "pid": r.process.pid,
-                "pid_start": proc.start_time(r.process.pid),
-                "port": r.spec.web_port,
-                **r.record.view(now),
-                # What a scenario needs to find the service's group on the broker.
-                "group": r.spec.env.get("CONSUMER_GROUP", name),
-                "topic": r.spec.env.get("EVENTS_TOPIC", self.stack.settings.topic),
-                "instance_of": r.instance_of,
-                "held": self.held(name),
-            }
-            for name, r in self.running.items()
-        }
-        components = {n: _component(c, now) for n, c in self.infra.items()}
-        status = {
-            **_me(),
-            "kafka": self.stack.bootstrap,
-            "kafka_pids": [p for n in self.stack.kafka.members if (p := _pid_of(n.process))],
-            # Which node is which process: a scenario kills a partition's leader by node id.
-            "kafka_nodes": {
-                str(n.node_id): p for n in self.stack.kafka.members if (p := _pid_of(n.process))
-            },
-            "database": redacted(self.stack.database_url),
-            "postgres_pid": _pid(self.infra["postgres"]) if "postgres" in self.infra else None,
-            # Where the local cluster keeps its password files (a scenario reads them as root).
-            "postgres_home": str(pg.home) if (pg := self.stack.postgres) is not None else None,
-            "topic": self.stack.settings.topic,
-            "infra": components,
-            "services": services,
-        }
-        write_atomically(self.pidfile, json.dumps(status, indent=2))
+        write_atomically(self.pidfile, json.dumps(status_view.of(self), indent=2))
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         del frame
@@ -202,7 +170,7 @@ class Supervisor:
     def run(self, with_services: bool = True, on_ready: object = None) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
         self.stack.home.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.pidfile, json.dumps({**_me(), "starting": True}))
+        write_atomically(self.pidfile, json.dumps(status_view.starting()))
         self.request_folders()
         try:
             self.stack.start_infra()
@@ -286,23 +254,3 @@ class Supervisor:
 
 def _process_of(holder: KafkaNode | Running) -> subprocess.Popen[bytes] | None:
     return holder.process
-
-
-def _me() -> dict[str, int | None]:
-    """The supervisor as its status file names it: PID and start time, so a reader tells
-    this process from a later one that got the same PID."""
-    return {"pid": os.getpid(), "pid_start": proc.start_time(os.getpid())}
-
-
-def _component(c: Supervised, now: float) -> dict:
-    pid = _pid(c)
-    return {"pid": pid, "pid_start": proc.start_time(pid) if pid else None, **c.record.view(now)}
-
-
-def _pid(c: Supervised) -> int | None:
-    return _pid_of(c.process())
-
-
-def _pid_of(process: subprocess.Popen[bytes] | None) -> int | None:
-    """A live process's PID (None once it exited: poll() reaps it)."""
-    return process.pid if process is not None and process.poll() is None else None
