@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 STUCK_S = 30.0
@@ -31,19 +32,27 @@ def awaiting(coro: object) -> list[str]:
 class StepWatch:
     """``started()`` at each step; ``watch(task)`` runs beside the loop's task."""
 
-    def __init__(self, name: str, stuck_s: float = STUCK_S) -> None:
-        self.name, self.stuck_s = name, stuck_s
-        self._since = time.monotonic()
+    def __init__(
+        self, name: str, stuck_s: float = STUCK_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name, self.stuck_s, self.clock = name, stuck_s, clock
+        self._since = clock()
         self._told = False
 
     def started(self) -> None:
-        self._since, self._told = time.monotonic(), False
+        self._since, self._told = self.clock(), False
+
+    def check(self, task: asyncio.Task[None]) -> bool:
+        """Log ``task``'s await chain if its step is older than ``stuck_s`` (once per step)."""
+        held = self.clock() - self._since
+        if held < self.stuck_s or self._told or task.done():
+            return False
+        self._told = True
+        chain = "\n  ".join(awaiting(task.get_coro()))
+        log.warning("%s: one step for %.0f s, waiting at:\n  %s", self.name, held, chain)
+        return True
 
     async def watch(self, task: asyncio.Task[None]) -> None:
         while not task.done():
             await asyncio.sleep(self.stuck_s / 4)
-            held = time.monotonic() - self._since
-            if held >= self.stuck_s and not self._told and not task.done():
-                self._told = True
-                chain = "\n  ".join(awaiting(task.get_coro()))
-                log.warning("%s: one step for %.0f s, waiting at:\n  %s", self.name, held, chain)
+            self.check(task)
