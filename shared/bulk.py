@@ -132,6 +132,26 @@ class DirectCopy:
             raise await _raised(conn, raw, self.copy, exc) from exc
 
 
+class Statement:
+    """A statement the consume loop runs on every batch (an upsert of a handful of rows),
+    compiled once and sent on the transaction's own driver connection, prepared on the server.
+    Through ``AsyncConnection.execute`` each one cost ~0.13 ms of client CPU more (a greenlet
+    switch, the cache key, the result's processing): at 2,000 events/s a batch holds ~20 events
+    and two of these were a tenth of its CPU. Errors are SQLAlchemy's, as from ``execute``."""
+
+    def __init__(self, statement: sa.ClauseElement) -> None:
+        self.sql = str(statement.compile(dialect=_DIALECT))
+
+    async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> None:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        try:
+            async with raw.cursor() as cursor:
+                await cursor.execute(self.sql, params, prepare=True)
+        except psycopg.Error as exc:
+            raise await _raised(conn, raw, self.sql, exc) from exc
+
+
 async def _raised(
     conn: AsyncConnection, raw: psycopg.AsyncConnection[Any], sql: str, exc: psycopg.Error
 ) -> StatementError:

@@ -19,10 +19,9 @@ from functools import cache
 from itertools import groupby
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared.bulk import arrays, bulk_insert
+from shared.bulk import Statement, arrays, bulk_insert
 from shared.dead_letters import DeadLetter
 from shared.events import Delivery
 from shared.fetch import Skipped
@@ -89,10 +88,10 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
 
 
 @cache
-def _upsert(progress: sa.Table) -> Insert:
+def _upsert(progress: sa.Table) -> Statement:
     stmt = bulk_insert(progress, COLUMNS)
     c, x = progress.c, stmt.excluded
-    return stmt.on_conflict_do_update(
+    statement = stmt.on_conflict_do_update(
         index_elements=["topic", "partition"],
         set_={
             "persisted_offset": sa.func.greatest(c.persisted_offset, x.persisted_offset),
@@ -101,6 +100,7 @@ def _upsert(progress: sa.Table) -> Insert:
             "updated_at": sa.func.now(),
         },
     )
+    return Statement(statement)
 
 
 async def record(
@@ -169,4 +169,4 @@ async def _save(
         **{name: [getattr(t, name) for _, t in tallies] for name in SUMMED},
         last_event_time=(t.last_event_time for _, t in tallies),
     )
-    await conn.execute(_upsert(progress), params)
+    await _upsert(progress).execute(conn, params)

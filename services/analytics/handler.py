@@ -9,13 +9,15 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.analytics.tables import type_minute_counts
-from shared.bulk import arrays, bulk_insert
+from shared.bulk import Statement, arrays, bulk_insert
 from shared.events import Delivery
 
 _stmt = bulk_insert(type_minute_counts, ("minute", "event_type", "count"))
-UPSERT = _stmt.on_conflict_do_update(
-    index_elements=["minute", "event_type"],
-    set_={"count": type_minute_counts.c.count + _stmt.excluded.count},
+UPSERT = Statement(
+    _stmt.on_conflict_do_update(
+        index_elements=["minute", "event_type"],
+        set_={"count": type_minute_counts.c.count + _stmt.excluded.count},
+    )
 )
 
 
@@ -34,8 +36,8 @@ async def handle(
     counts = {(datetime(*k[:5], tzinfo=UTC), k[5]): n for k, n in by_fields.items()}
     # Sorted keys: concurrent writers (two instances) lock rows in one order, no deadlock.
     keys = sorted(counts)
-    await conn.execute(
-        UPSERT,
+    await UPSERT.execute(
+        conn,
         arrays(
             minute=(m for m, _ in keys),
             event_type=(t for _, t in keys),

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.billing.tables import balances, ledger
-from shared.bulk import DirectCopy, arrays, bulk_insert
+from shared.bulk import DirectCopy, Statement, arrays, bulk_insert
 from shared.events import Delivery, Event
 
 # Used when a buy/sell event carries no amount (the seed's events never do).
@@ -20,12 +20,14 @@ ANONYMOUS = "anonymous"
 # order, so offset order within each partition (per-user order).
 LEDGER_INSERT = DirectCopy(ledger, ("event_id", "user_id", "event_type", "amount", "event_time"))
 _stmt = bulk_insert(balances, ("user_id", "balance", "entries"))
-BALANCE_UPSERT = _stmt.on_conflict_do_update(
-    index_elements=["user_id"],
-    set_={
-        "balance": balances.c.balance + _stmt.excluded.balance,
-        "entries": balances.c.entries + _stmt.excluded.entries,
-    },
+BALANCE_UPSERT = Statement(
+    _stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={
+            "balance": balances.c.balance + _stmt.excluded.balance,
+            "entries": balances.c.entries + _stmt.excluded.entries,
+        },
+    )
 )
 
 
@@ -54,8 +56,8 @@ async def handle(
         totals[user][0] += amount
         totals[user][1] += 1
     keys = sorted(totals)  # one lock order for concurrent writers
-    await conn.execute(
-        BALANCE_UPSERT,
+    await BALANCE_UPSERT.execute(
+        conn,
         arrays(
             user_id=keys,
             balance=(totals[u][0] for u in keys),
