@@ -39,3 +39,23 @@ def test_one_poison_among_n_costs_log_n_transactions(
 def test_a_batch_without_poison_is_one_transaction(clean_db: Db) -> None:
     done = apply(clean_db.url, "billing", buys(50, seed=5), split=True)
     assert (done.transactions, done.letters) == (1, [])
+
+
+def test_a_refused_prepared_upsert_is_poison_too(clean_db: Db) -> None:
+    """billing's balance upsert goes as a prepared ``shared.bulk.Statement`` on the driver
+    connection: the server's refusal must still reach the loop as SQLAlchemy's error, so the
+    same rule isolates it (each event of the refused user dead-lettered, the rest applied)."""
+    db = clean_db
+    items = buys(40, seed=11)
+    user = items[17].event.user_id or "anonymous"
+    refused = [d for d in items if (d.event.user_id or "anonymous") == user]
+    with check_constraint(db, "billing.balances", f"user_id <> '{user}'"):
+        done = apply(db.url, "billing", items, split=True)
+    assert [(r.offset, r.reason) for r in done.letters] == [
+        (d.offset, "handler_error") for d in refused
+    ]
+    assert all("test_refuses" in r.error for r in done.letters)
+    ledger = [i for (i,) in db.all("SELECT event_id FROM billing.ledger ORDER BY seq")]
+    assert ledger == [d.event.event_id for d in items if d not in refused]
+    assert db.all(f"SELECT user_id FROM billing.balances WHERE user_id = '{user}'") == []
+    assert db.inbox_count("billing") == len(items) - len(refused)
