@@ -18,7 +18,8 @@ COPY; rows that scale with its partitions or keys go as one ``unnest`` statement
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -89,12 +90,8 @@ class StagedInsert:
         """COPY ``rows`` in, run the statement in the open transaction; its RETURNING rows.
         Errors are SQLAlchemy's, as from any other statement (the loop tells poison from an
         unavailable database by them)."""
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        try:
+        async with _driver(conn, self.sql) as raw:
             return await self._execute(raw, rows)
-        except psycopg.Error as exc:
-            raise await _raised(conn, raw, self.sql, exc) from exc
 
     async def _execute(
         self, raw: psycopg.AsyncConnection[Any], rows: Iterable[Sequence[Any]]
@@ -121,15 +118,14 @@ class DirectCopy:
         self.types = [_copy_type(table.c[c]) for c in columns]
 
     async def execute(self, conn: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        try:
-            async with raw.cursor(binary=True) as cursor, cursor.copy(self.copy) as copy:
-                copy.set_types(self.types)
-                for row in rows:
-                    await copy.write_row(row)
-        except psycopg.Error as exc:
-            raise await _raised(conn, raw, self.copy, exc) from exc
+        async with (
+            _driver(conn, self.copy) as raw,
+            raw.cursor(binary=True) as cursor,
+            cursor.copy(self.copy) as copy,
+        ):
+            copy.set_types(self.types)
+            for row in rows:
+                await copy.write_row(row)
 
 
 class Statement:
@@ -143,13 +139,21 @@ class Statement:
         self.sql = str(statement.compile(dialect=_DIALECT))
 
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any]) -> None:
-        raw = (await conn.get_raw_connection()).driver_connection
-        assert raw is not None
-        try:
-            async with raw.cursor() as cursor:
-                await cursor.execute(self.sql, params, prepare=True)
-        except psycopg.Error as exc:
-            raise await _raised(conn, raw, self.sql, exc) from exc
+        async with _driver(conn, self.sql) as raw, raw.cursor() as cursor:
+            await cursor.execute(self.sql, params, prepare=True)
+
+
+@asynccontextmanager
+async def _driver(conn: AsyncConnection, sql: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """The open transaction's driver connection; the driver's errors in the block are raised
+    as SQLAlchemy's, as from any other statement (the loop tells poison from an unavailable
+    database by them)."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    try:
+        yield raw
+    except psycopg.Error as exc:
+        raise await _raised(conn, raw, sql, exc) from exc
 
 
 async def _raised(
