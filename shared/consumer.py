@@ -2,7 +2,8 @@
 
 Per batch, in this order and nowhere else (``step``, then ``process``):
   0. fetch (``shared.fetch``): records, and every partition's position before and after —
-     a failed fetch rewinds them all, a batch the client cannot decode is isolated;
+     a failed fetch rewinds them all, a batch the client cannot decode is isolated; the
+     next fetch's wait follows the batch's size (``shared.fetch_wait``);
   1. claim the batch's event ids in the inbox: new, absorbed (seen before) or conflicting;
   2. apply the service's handler to the new events;
   3. record the dead letters (invalid, conflicting and poison events) in the service's table;
@@ -52,6 +53,7 @@ from shared.db import while_db_unavailable
 from shared.dead_letter_topic import DeadLetterSender
 from shared.events import Delivery, Rejected
 from shared.fetch import Fetched, fetch
+from shared.fetch_wait import FetchWait
 from shared.items import Item, by_kind, decode
 from shared.offset_commit import OffsetCommit
 from shared.offsets import DatabaseAssignment, DatabaseOffsets, Fenced
@@ -84,6 +86,7 @@ class BatchConsumer(Service):
         self.crash_requested = False  # set by the dashboard's /crash (./fanout crash SERVICE)
         self.pause = PauseSwitch()  # set by the dashboard's /pause and /resume
         self.dlq = DeadLetterSender(settings)  # the dead-letter topic (step 6)
+        self.fetch_wait = FetchWait(settings.fetch_min_bytes, settings.fetch_max_wait_ms)
         self._stopping = False
         self.commit_offsets = OffsetCommit(  # step 7
             settings.service_name, settings.events_topic, stats, lambda: self._stopping
@@ -157,6 +160,7 @@ class BatchConsumer(Service):
         self.pause.apply(kafka, self.offsets.owned.keys() if self.offsets is not None else None)
         # Positions before and after: a failed fetch rewinds, an undecodable batch is isolated.
         fetched = await fetch(kafka, s.batch_within_ms, s.batch_max, s.fetch_top_up_ms)
+        self.fetch_wait.adapt(kafka, sum(len(r) for r in fetched.records.values()))
         if self.offsets is not None:  # database mode: only what the database does not hold
             fetched = self.offsets.trim(kafka, fetched)
         else:  # a partition assigned during the fetch is read from here: /health says so now
