@@ -1,9 +1,13 @@
 """Settings of the ceiling and the Quix peer compared on one small backlog (how the defaults in
 ceiling.py and peers.py were chosen): ``python -m infra.bench.sweep EVENTS ROUNDS SPEC...``.
 
-Each SPEC is ``ceiling`` or a Quix form (``quix``, ``quix-tuned``), optionally followed by
-``:NAME=VALUE,NAME=VALUE`` — the variables ceiling.py or quix_app.py read (CEILING_BATCH=20000,
-QUIX_COMMIT_INTERVAL=1, ...). On a private stack (.state/sweep), one backlog of EVENTS events is
+Each SPEC is ``ceiling``, a Quix form (``quix``, ``quix-tuned``) or ``fanout`` (the three
+services, the database emptied before each drain), optionally followed by
+``:NAME=VALUE,NAME=VALUE`` — the variables ceiling.py, quix_app.py or the services read
+(CEILING_BATCH=20000, QUIX_COMMIT_INTERVAL=1, BATCH_MAX=5000, ...; ``PYTHONPATH=TREE`` runs the
+services from another checkout: two versions of the loop on one backlog).
+
+On a private stack (.state/sweep), one backlog of EVENTS events is
 pre-filled once and, after one warm-up drain, every SPEC drains it ROUNDS times through fresh
 groups, the SPECs taking turns (A B A B: the machine's load moves, and each round meets it
 alike); it prints each drain and then each SPEC's median events/s and CPU µs per fanned-out
@@ -18,10 +22,14 @@ import statistics
 import sys
 
 from infra.bench import peers
-from infra.bench.clock import Drain, GroupWatch, drain
+from infra.bench.clock import Drain, GroupWatch, Procs, drain
 from infra.bench.run import publish_events
+from infra.bench.services import truncate
+from infra.init import migrate
 from infra.local.stack import Stack
+from infra.local.supervisor import Supervisor
 from infra.settings import BenchStackSettings
+from services.registry import SERVICES
 from shared.broker import log_end_offsets
 
 
@@ -34,20 +42,36 @@ def parse(spec: str) -> tuple[str, dict[str, str]]:
 def drain_once(stack: Stack, watch: GroupWatch, n: int, spec: str) -> Drain:
     kind, extra = parse(spec)
     pipeline = f"s{n}-{kind}"
+    groups = peers.groups(pipeline)
     if kind == "ceiling":
         procs = peers.spawn_ceiling(stack, pipeline, extra)
+    elif kind == "fanout":
+        truncate(stack.database_url)  # its inbox would absorb the backlog as redeliveries
+        procs, groups = spawn_fanout(stack, pipeline, extra)
     else:
         procs = peers.spawn_quix(stack, pipeline, {**peers.QUIX_FORMS[kind], **extra})
     try:
-        return drain(stack, watch, pipeline, procs, peers.groups(pipeline))
+        return drain(stack, watch, pipeline, procs, groups)
     finally:
         peers.stop_all(procs)
+
+
+def spawn_fanout(stack: Stack, pipeline: str, extra: dict[str, str]) -> tuple[Procs, list[str]]:
+    """The three services in groups of this drain's own (``<service>-<pipeline>``: a prefix
+    their broker rights allow), with ``extra`` in their environment."""
+    sup, procs = Supervisor(stack), {}
+    for spec in sup.specs():
+        if spec.name in SERVICES:
+            spec.env.update({"CONSUMER_GROUP": f"{spec.name}-{pipeline}", **extra})
+            procs[spec.name] = sup.spawn(spec)
+    return procs, [f"{s}-{pipeline}" for s in SERVICES]
 
 
 def sweep(events: int, rounds: int, specs: list[str]) -> dict[str, list[Drain]]:
     stack = Stack(BenchStackSettings(), "sweep")
     shutil.rmtree(stack.home, ignore_errors=True)
     stack.start_infra()
+    migrate(stack.database_url)
     seen: dict[str, list[Drain]] = {s: [] for s in specs}
     try:
         topic = stack.settings.topic
