@@ -33,6 +33,7 @@ MAX_VALUE_BYTES = 64 * 1024
 # How far an event's time may lie after its record's Kafka timestamp (clock skew, batching).
 MAX_FUTURE = timedelta(days=1)
 MAX_AMOUNT = Decimal("9999999999.99")  # 12 digits, 2 of them decimals: billing's column holds it
+_CENT = Decimal("0.01")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
@@ -173,12 +174,19 @@ def _checked(wire: _Wire | _Rfc3339Wire, timestamp_ms: int | None) -> Event:
         )
     amount = wire.amount
     if amount is not None and not (
-        amount.is_finite() and 0 <= amount <= MAX_AMOUNT and amount.as_tuple().exponent >= -2  # type: ignore[operator]
+        amount.is_finite() and 0 <= amount <= MAX_AMOUNT and _cents(amount)
     ):
         raise Invalid("invalid_amount", f"amount: {amount} is not 0 to {MAX_AMOUNT} in cents")
     if wire.user_id is not None and not wire.user_id.isprintable():
         raise Invalid("invalid_user_id", "user_id: must not contain control characters")
     return Event(wire.event_id, when, wire.event_type, wire.user_id, amount, wire.schema_version)
+
+
+def _cents(amount: Decimal) -> bool:
+    """At most two decimals as written (``12.340`` is not cents). The usual amount has
+    exactly two: ``same_quantum`` says so without ``as_tuple``'s tuple of digits (a third of
+    this check's cost)."""
+    return amount.same_quantum(_CENT) or amount.as_tuple().exponent >= -2  # type: ignore[operator]
 
 
 @lru_cache(maxsize=4096)

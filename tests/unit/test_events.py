@@ -77,3 +77,15 @@ def test_the_past_is_welcome() -> None:
 def test_a_record_stamped_beyond_any_calendar_is_still_decided(stamp: int) -> None:
     """Kafka before 4.0 lets a producer stamp any time: classify must never raise on it."""
     assert isinstance(classify("t", 0, 0, bad(), stamp), Delivery)
+
+
+@pytest.mark.parametrize(
+    ("amount", "accepted"),
+    [("12.34", True), ("12.3", True), ("12", True), ("1E+2", True), (0, True),
+     ("12.340", False), ("0.001", False), ("-0.01", False), ("1E-3", False)],
+)  # fmt: skip
+def test_an_amount_is_cents_as_written(amount: object, accepted: bool) -> None:
+    item = classify("t", 0, 0, bad(event_type="buy", amount=amount))
+    assert isinstance(item, Delivery) is accepted, item
+    if not accepted:
+        assert isinstance(item, Rejected) and item.reason == "invalid_amount"
