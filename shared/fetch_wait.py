@@ -3,9 +3,9 @@
 Quiet (a batch of one record or none), a fetch asks for 1 byte and waits up to 100 ms: the
 broker answers as soon as an event arrives, and an idle consumer sends ten fetches a second.
 Busy (a batch of ``BUSY_AT`` records or more), it asks for ``FETCH_MIN_BYTES`` within
-``FETCH_MAX_WAIT_MS`` (16 KiB, 10 ms): fewer, fuller fetches. In between it keeps its mode, so
-a steady rate does not flip it every batch. Measured (README, Throughput): the busy wait alone
-cost 0.08 of a core more at the demo's 20/s than the quiet one, and saved 0.25 at 2,000/s.
+``FETCH_MAX_WAIT_MS`` (16 KiB, 20 ms): fewer, fuller fetches. In between it keeps its mode, so
+a steady rate does not flip it every batch. Measured (README, Throughput): a busy wait (10 ms)
+alone cost 0.08 of a core more at the demo's 20/s than the quiet one, and saved 0.25 at 2,000/s.
 
 aiokafka fixes both values when the consumer starts and reads them for every fetch request it
 builds; they are set on its fetcher here (``tests/unit/test_fetch_wait.py`` fails if a new

@@ -60,16 +60,17 @@ class ServiceSettings(KafkaSettings):
     batch_within_ms: int = Field(200, ge=1)
     max_poll_interval_ms: int = Field(300_000, ge=1000)
     session_timeout_ms: int = Field(10_000, ge=1000)
-    # Take what is there soon: the broker answers a fetch once it holds 16 KiB or after 10 ms,
+    # Take what is there soon: the broker answers a fetch once it holds 16 KiB or after 20 ms,
     # and the fetch step tops the client's buffered records up with what arrived while the
     # last batch was written (fetch_top_up_ms). Under a backlog each fetch is full anyway, so
     # batches grow to batch_max by themselves. Measured (README, Throughput): p99 at 2,000/s
     # 136-160 ms with 64 KiB and 100 ms; 27-46 ms with 1 byte (answered at once: ~2 fetches
-    # a batch); 23-36 ms with 16 KiB and 10 ms, the services' CPU 30% lower, p50 at 200/s +2.
+    # a batch); 23-36 ms with 16 KiB and 10 ms, the services' CPU 30% lower; on a slower day
+    # 44-81 ms with 10 ms and 39-48 ms with 20 (batches of 47, not 30: a third less CPU).
     # These are the busy wait; a quiet consumer (a batch of one record or none) asks for 1 byte
     # within 100 ms instead (shared/fetch_wait.py).
     fetch_min_bytes: int = Field(16_384, ge=1)
-    fetch_max_wait_ms: int = Field(10, ge=0)
+    fetch_max_wait_ms: int = Field(20, ge=0)
     # Records the client already held are topped up with what reached the broker while the
     # last batch was written, waiting at most this long (shared/fetch.py); 0: never.
     fetch_top_up_ms: int = Field(5, ge=0)
