@@ -3,6 +3,7 @@ their own for ``database``), and the same backlog drained again with OFFSET_STOR
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -25,19 +26,33 @@ def truncate(url: str) -> None:
         conn.execute("TRUNCATE analytics.type_minute_counts, billing.ledger, billing.balances")
 
 
-def spawn_services(stack: Stack, batch: int, offset_store: str = "kafka") -> Procs:
-    """The three services; with ``offset_store="database"`` in groups of their own
-    (``<service>-database``), so the same backlog is drained again from its start."""
+def spawn_services(
+    stack: Stack,
+    batch: int | None,
+    offset_store: str = "kafka",
+    group_suffix: str | None = None,
+    extra: Mapping[str, str] | None = None,
+) -> Procs:
+    """The three services (``batch`` None: their own BATCH_MAX); with ``group_suffix`` in
+    groups of their own (``<service>-<suffix>``: a prefix their broker rights allow), so the
+    same backlog is drained again from its start; ``extra`` goes into their environment."""
     running: Procs = {}
     sup = Supervisor(stack)
     for spec in sup.specs():
         if spec.name in SERVICES:
-            spec.env["BATCH_MAX"] = str(batch)
             spec.env["OFFSET_STORE"] = offset_store
-            if offset_store == "database":
-                spec.env["CONSUMER_GROUP"] = f"{spec.name}-database"
+            if batch is not None:
+                spec.env["BATCH_MAX"] = str(batch)
+            if group_suffix is not None:
+                spec.env["CONSUMER_GROUP"] = f"{spec.name}-{group_suffix}"
+            spec.env.update(extra or {})
             running[spec.name] = sup.spawn(spec)
     return running
+
+
+def groups(group_suffix: str) -> list[str]:
+    """The groups ``spawn_services`` gave the services for ``group_suffix``."""
+    return [f"{s}-{group_suffix}" for s in SERVICES]
 
 
 def drain_database_offsets(
@@ -48,12 +63,11 @@ def drain_database_offsets(
     default services running, caught up); ``--profile`` samples this drain too."""
     bench_peers.stop_all(running)
     truncate(stack.database_url)
-    procs = spawn_services(stack, opts.batch, "database")
+    procs = spawn_services(stack, opts.batch, "database", group_suffix="database")
     pid = procs[opts.profile].pid if opts.profile else None
     sampler = Sampler(pid, stack.home / f"profile-{opts.profile}-database.txt")
-    groups = [f"{s}-database" for s in SERVICES]
     try:
-        db = drain(stack, watch, "fanout-db", procs, groups, on_start=sampler.start)
+        db = drain(stack, watch, "fanout-db", procs, groups("database"), on_start=sampler.start)
     finally:
         result.profile_database = sampler.finish()
         bench_peers.stop_all(procs)

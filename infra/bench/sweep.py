@@ -22,14 +22,13 @@ import statistics
 import sys
 
 from infra.bench import peers
-from infra.bench.clock import Drain, GroupWatch, Procs, drain
+from infra.bench.clock import Drain, GroupWatch, drain
 from infra.bench.run import publish_events
-from infra.bench.services import truncate
+from infra.bench.services import groups as services_groups
+from infra.bench.services import spawn_services, truncate
 from infra.init import migrate
 from infra.local.stack import Stack
-from infra.local.supervisor import Supervisor
 from infra.settings import BenchStackSettings
-from services.registry import SERVICES
 from shared.broker import log_end_offsets
 
 
@@ -47,24 +46,14 @@ def drain_once(stack: Stack, watch: GroupWatch, n: int, spec: str) -> Drain:
         procs = peers.spawn_ceiling(stack, pipeline, extra)
     elif kind == "fanout":
         truncate(stack.database_url)  # its inbox would absorb the backlog as redeliveries
-        procs, groups = spawn_fanout(stack, pipeline, extra)
+        procs = spawn_services(stack, None, group_suffix=pipeline, extra=extra)
+        groups = services_groups(pipeline)
     else:
         procs = peers.spawn_quix(stack, pipeline, {**peers.QUIX_FORMS[kind], **extra})
     try:
         return drain(stack, watch, pipeline, procs, groups)
     finally:
         peers.stop_all(procs)
-
-
-def spawn_fanout(stack: Stack, pipeline: str, extra: dict[str, str]) -> tuple[Procs, list[str]]:
-    """The three services in groups of this drain's own (``<service>-<pipeline>``: a prefix
-    their broker rights allow), with ``extra`` in their environment."""
-    sup, procs = Supervisor(stack), {}
-    for spec in sup.specs():
-        if spec.name in SERVICES:
-            spec.env.update({"CONSUMER_GROUP": f"{spec.name}-{pipeline}", **extra})
-            procs[spec.name] = sup.spawn(spec)
-    return procs, [f"{s}-{pipeline}" for s in SERVICES]
 
 
 def sweep(events: int, rounds: int, specs: list[str]) -> dict[str, list[Drain]]:
