@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -86,6 +87,8 @@ def test_a_record_stamped_beyond_any_calendar_is_still_decided(stamp: int) -> No
 )  # fmt: skip
 def test_an_amount_is_cents_as_written(amount: object, accepted: bool) -> None:
     item = classify("t", 0, 0, bad(event_type="buy", amount=amount))
-    assert isinstance(item, Delivery) is accepted, item
-    if not accepted:
-        assert isinstance(item, Rejected) and item.reason == "invalid_amount"
+    if accepted:
+        assert isinstance(item, Delivery), item
+        assert item.event.amount == Decimal(str(amount))
+    else:
+        assert isinstance(item, Rejected) and item.reason == "invalid_amount", item
